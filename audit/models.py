@@ -1,0 +1,257 @@
+"""The append-only, hash-chained audit trail and the base class of every audited record."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import uuid
+
+from django.conf import settings
+from django.db import models, transaction
+
+from audit.context import Origin
+from audit.exceptions import AuditBypassError, ImmutableAuditEvent
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise ImmutableAuditEvent("Audit events are append-only: they cannot be updated.")
+
+    def delete(self):
+        raise ImmutableAuditEvent("Audit events are append-only: they cannot be deleted.")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise ImmutableAuditEvent("Audit events are append-only: they cannot be updated.")
+
+    def for_object(self, obj) -> AuditEventQuerySet:
+        return self.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk))
+
+
+class AuditEvent(models.Model):
+    """One change to one regulated record. Never updated, never deleted.
+
+    `hash` is the SHA-256 of the canonical content (see `audit.chain`), which includes
+    `prev_hash`, so that any edit, removal or reordering of events breaks the chain.
+    """
+
+    class Action(models.TextChoices):
+        CREATE = "create", "Create"
+        UPDATE = "update", "Update"
+        DELETE = "delete", "Delete"
+
+    seq = models.BigIntegerField(unique=True, help_text="Position in the chain, from 1.")
+    occurred_at = models.DateTimeField(help_text="When the change was committed (UTC).")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Who made the change; empty for the system itself.",
+    )
+    actor_username = models.CharField(max_length=150, blank=True)
+    origin = models.CharField(max_length=16, choices=Origin.CHOICES)
+    action = models.CharField(
+        max_length=32, help_text="create, update, delete, or a named transition."
+    )
+    object_type = models.CharField(max_length=100, help_text="app_label.model")
+    object_id = models.CharField(max_length=64)
+    object_repr = models.CharField(max_length=200, help_text="The record's natural code.")
+    changes = models.JSONField(default=dict, help_text="{field: [before, after]}")
+    reason = models.TextField(blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["seq"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self):
+        return f"#{self.seq} {self.action} {self.object_type} {self.object_repr}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableAuditEvent("Audit events are append-only: they cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableAuditEvent("Audit events are append-only: they cannot be deleted.")
+
+
+def _jsonable(value):
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, (list, dict)):
+        return value
+    return str(value)
+
+
+class AuditedQuerySet(models.QuerySet):
+    """Refuses the write paths that would change rows without an audit event."""
+
+    def update(self, **kwargs):
+        raise AuditBypassError(
+            f"{self.model._meta.verbose_name}: QuerySet.update() would skip the audit "
+            "trail; save each record through its service."
+        )
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AuditBypassError(
+            f"{self.model._meta.verbose_name}: bulk_update() would skip the audit trail."
+        )
+
+    def delete(self):
+        # Deleting one by one keeps one audit event per record.
+        with transaction.atomic():
+            count = 0
+            for obj in self:
+                obj.delete()
+                count += 1
+        return count, {self.model._meta.label: count}
+
+    def bulk_create(self, objs, *args, **kwargs):
+        from audit.services import record_bulk_create
+
+        with transaction.atomic():
+            created = super().bulk_create(objs, *args, **kwargs)
+            record_bulk_create(created)
+        return created
+
+
+class AuditedModel(models.Model):
+    """Base of every GMP or clinical record: each save and delete writes an audit event.
+
+    The event is written in the same transaction as the change (so a rollback leaves
+    none) and attributed to the current `audit_context`. Subclasses may define
+    `audit_code` (the natural code shown on the trail) and `reason_required()` (True when
+    the stored state of the record means a change needs a written reason).
+    """
+
+    objects = AuditedQuerySet.as_manager()
+
+    # Fields never copied into the trail (none by default; secrets would go here).
+    audit_exclude: tuple[str, ...] = ()
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._audit_loaded = instance.audit_snapshot()
+        return instance
+
+    def refresh_from_db(self, *args, **kwargs):
+        super().refresh_from_db(*args, **kwargs)
+        self._audit_loaded = self.audit_snapshot()
+
+    @property
+    def audit_code(self) -> str:
+        return str(self)
+
+    def reason_required(self, stored: dict) -> bool:
+        """Whether edits need a written reason, judged on the stored state (a snapshot).
+
+        Override in records that become released, dispensed or closed.
+        """
+        return False
+
+    def audit_snapshot(self) -> dict:
+        return {
+            field.attname: _jsonable(getattr(self, field.attname))
+            for field in self._meta.concrete_fields
+            if field.name not in self.audit_exclude
+        }
+
+    def save(self, *args, audit_action: str | None = None, **kwargs):
+        from audit.services import record_change
+
+        adding = self._state.adding
+        with transaction.atomic(using=kwargs.get("using")):
+            if adding:
+                before = {}
+            else:
+                before = getattr(self, "_audit_loaded", None)
+                if before is None:
+                    # Built by hand rather than loaded: the stored row is the "before".
+                    stored = type(self)._base_manager.filter(pk=self.pk).first()
+                    before = stored.audit_snapshot() if stored else {}
+            super().save(*args, **kwargs)
+            after = self.audit_snapshot()
+            record_change(
+                self,
+                before=before,
+                after=after,
+                action=audit_action or ("update" if before else "create"),
+                reason_needed=bool(before) and self.reason_required(before),
+            )
+        self._audit_loaded = after
+
+    def delete(self, *args, audit_action: str = "delete", **kwargs):
+        from audit.services import record_change
+
+        with transaction.atomic(using=kwargs.get("using")):
+            before = getattr(self, "_audit_loaded", None) or self.audit_snapshot()
+            record_change(
+                self,
+                before=before,
+                after={},
+                action=audit_action,
+                reason_needed=self.reason_required(before),
+            )
+            return super().delete(*args, **kwargs)
+
+
+class Signature(models.Model):
+    """An electronic signature (21 CFR 11.50/11.200 style), append-only like the trail.
+
+    The signer re-entered the password at signing; the signature records the printed
+    name, the time and the meaning, and is bound to a SHA-256 of the signed record's
+    content, so a later change to the record shows that the signature no longer matches.
+    """
+
+    class Meaning(models.TextChoices):
+        RELEASED = "released", "Released"
+        REJECTED = "rejected", "Rejected"
+        APPROVED = "approved", "Approved"
+        DISPENSED = "dispensed", "Dispensed"
+
+    signer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="signatures"
+    )
+    printed_name = models.CharField(max_length=200)
+    signed_at = models.DateTimeField()
+    meaning = models.CharField(max_length=16, choices=Meaning.choices)
+    object_type = models.CharField(max_length=100)
+    object_id = models.CharField(max_length=64)
+    content_hash = models.CharField(max_length=64, help_text="SHA-256 of the signed content.")
+    comment = models.TextField(blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["signed_at"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self):
+        return f"{self.meaning} by {self.printed_name} at {self.signed_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableAuditEvent("Signatures cannot be changed once made.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableAuditEvent("Signatures cannot be deleted.")

@@ -1,0 +1,445 @@
+"""Donors, tissue procurement, GMP batches, release specifications and checks, and bags.
+
+Every model here is a GMP record: it inherits AuditedModel, so each save and delete
+writes an audit event in the same transaction. Foreign keys between audited records use
+PROTECT: a cascade would delete rows without their audit events.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from audit.models import AuditedModel
+from batches.isbt import iso7064_mod37_2
+
+MIN_BAG_CELLS = 50_000_000
+MAX_BAG_CELLS = 75_000_000
+
+
+class Facility(AuditedModel):
+    """A GMP cell-production facility (the paper's three: Salamanca, Navarra, Marañón)."""
+
+    fin = models.CharField(
+        "facility identification number",
+        max_length=5,
+        unique=True,
+        help_text="ISBT 128 FIN: 5 letters or digits, the start of every DIN issued here.",
+    )
+    name = models.CharField(max_length=200)
+    authorisation_ref = models.CharField("GMP authorisation", max_length=100, blank=True)
+
+    class Meta:
+        verbose_name_plural = "facilities"
+        ordering = ["fin"]
+
+    def __str__(self):
+        return f"{self.fin} {self.name}"
+
+    @property
+    def audit_code(self):
+        return self.fin
+
+
+class Donor(AuditedModel):
+    """A voluntary tissue donor, known only by a pseudonymous code."""
+
+    class Sex(models.TextChoices):
+        FEMALE = "F", "Female"
+        MALE = "M", "Male"
+
+    code = models.CharField(max_length=20, unique=True, help_text="Pseudonymous donor code.")
+    age_at_donation = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(18), MaxValueValidator(120)]
+    )
+    sex = models.CharField(max_length=1, choices=Sex.choices)
+    has_comorbidities = models.BooleanField(default=False)
+    has_concomitant_treatments = models.BooleanField(default=False)
+    consent_for_clinical_use = models.BooleanField(
+        default=False, help_text="Specific informed consent to use the cells clinically."
+    )
+    consent_signed_on = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self):
+        return self.code
+
+    @property
+    def audit_code(self):
+        return self.code
+
+
+class SerologyResult(AuditedModel):
+    """One dated donor screening result (EU/Spanish donation legislation)."""
+
+    class Test(models.TextChoices):
+        HIV = "HIV", "HIV-1/2 (anti-HIV-1/2)"
+        HBSAG = "HBSAG", "HBV (HBsAg)"
+        ANTI_HBC = "ANTI_HBC", "HBV (anti-HBc)"
+        HCV = "HCV", "HCV (anti-HCV)"
+        SYPHILIS = "SYPHILIS", "Syphilis"
+        HTLV = "HTLV", "HTLV-I/II (anti-HTLV)"
+
+    class Result(models.TextChoices):
+        NEGATIVE = "negative", "Negative"
+        POSITIVE = "positive", "Positive"
+        INDETERMINATE = "indeterminate", "Indeterminate"
+
+    donor = models.ForeignKey(Donor, on_delete=models.PROTECT, related_name="serology")
+    test = models.CharField(max_length=10, choices=Test.choices)
+    result = models.CharField(max_length=14, choices=Result.choices)
+    sampled_on = models.DateField()
+
+    class Meta:
+        ordering = ["donor", "test", "-sampled_on"]
+
+    def __str__(self):
+        return f"{self.donor} {self.get_test_display()} {self.result} ({self.sampled_on})"
+
+    @property
+    def audit_code(self):
+        return f"{self.donor.code}/{self.test}/{self.sampled_on}"
+
+
+class Procurement(AuditedModel):
+    """Liposuction by plastic surgery: about 100 ml lipoaspirate, about 50 g of fat."""
+
+    donor = models.ForeignKey(Donor, on_delete=models.PROTECT, related_name="procurements")
+    procured_on = models.DateField()
+    site = models.CharField(max_length=200, help_text="Hospital and department.")
+    lipoaspirate_volume_ml = models.DecimalField(
+        max_digits=6, decimal_places=1, validators=[MinValueValidator(Decimal("0.1"))]
+    )
+    fat_weight_g = models.DecimalField(
+        max_digits=6, decimal_places=1, validators=[MinValueValidator(Decimal("0.1"))]
+    )
+    performed_by = models.CharField(max_length=200, help_text="Surgeon (staff name or code).")
+
+    class Meta:
+        ordering = ["-procured_on"]
+
+    def __str__(self):
+        return f"{self.donor} {self.procured_on}"
+
+    @property
+    def audit_code(self):
+        return f"{self.donor.code}/{self.procured_on}"
+
+
+class ReleaseSpecification(AuditedModel):
+    """A versioned set of release limits. Limits are data, never constants in code."""
+
+    code = models.CharField(max_length=40)
+    version = models.PositiveIntegerField()
+    effective_from = models.DateField()
+    is_active = models.BooleanField(
+        default=True, help_text="New batches take the newest active version."
+    )
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["code", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["code", "version"], name="spec_code_version_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.code} v{self.version}"
+
+    @property
+    def audit_code(self):
+        return str(self)
+
+
+class SpecificationItem(AuditedModel):
+    """One required check of a specification and its acceptance criterion."""
+
+    class Category(models.TextChoices):
+        MORPHOLOGY = "morphology", "ISCT: morphology"
+        IMMUNOPHENOTYPE = "immunophenotype", "ISCT: immunophenotype"
+        DIFFERENTIATION = "differentiation", "ISCT: tri-lineage differentiation"
+        GENOMIC = "genomic", "Genomic stability (CGH array)"
+        POTENCY = "potency", "Potency"
+        VIABILITY = "viability", "Viability before cryopreservation"
+        STERILITY = "sterility", "Sterility"
+        MYCOPLASMA = "mycoplasma", "Mycoplasma"
+        ENDOTOXIN = "endotoxin", "Endotoxin"
+
+    class Kind(models.TextChoices):
+        MINIMUM = "min", "At least the lower limit"
+        MAXIMUM = "max", "At most the upper limit"
+        EXPECTED = "expected", "Equals the expected result"
+
+    specification = models.ForeignKey(
+        ReleaseSpecification, on_delete=models.PROTECT, related_name="items"
+    )
+    category = models.CharField(max_length=20, choices=Category.choices)
+    parameter = models.CharField(max_length=60, help_text="e.g. CD73, HLA-DR, osteogenic.")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    lower_limit = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
+    upper_limit = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
+    expected_result = models.CharField(max_length=60, blank=True)
+    unit = models.CharField(max_length=20, blank=True)
+    required = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["specification", "category", "parameter"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["specification", "parameter"], name="spec_item_parameter_unique"
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind="min", lower_limit__isnull=False))
+                | (Q(kind="max", upper_limit__isnull=False))
+                | (Q(kind="expected") & ~Q(expected_result="")),
+                name="spec_item_has_its_limit",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.parameter} {self.criterion}"
+
+    @property
+    def criterion(self) -> str:
+        if self.kind == self.Kind.MINIMUM:
+            return f"≥ {self.lower_limit.normalize()} {self.unit}".strip()
+        if self.kind == self.Kind.MAXIMUM:
+            return f"≤ {self.upper_limit.normalize()} {self.unit}".strip()
+        return f"= {self.expected_result}"
+
+    @property
+    def audit_code(self):
+        return f"{self.specification}/{self.parameter}"
+
+
+class Batch(AuditedModel):
+    """A GMP lot of AT-MSC from one donor, identified by its ISBT 128 DIN."""
+
+    class Status(models.TextChoices):
+        IN_PRODUCTION = "in_production", "In production"
+        QUARANTINE = "quarantine", "Quarantine"
+        RELEASED = "released", "Released"
+        REJECTED = "rejected", "Rejected"
+        RECALLED = "recalled", "Recalled"
+        EXPIRED = "expired", "Expired"
+
+    din = models.CharField(
+        "DIN", max_length=13, unique=True, help_text="Donation Identification Number."
+    )
+    din_check = models.CharField("DIN check character", max_length=1, editable=False)
+    donor = models.ForeignKey(Donor, on_delete=models.PROTECT, related_name="batches")
+    procurement = models.ForeignKey(Procurement, on_delete=models.PROTECT, related_name="batches")
+    facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="batches")
+    impd_reference = models.CharField("IMPD reference", max_length=40)
+    specification = models.ForeignKey(
+        ReleaseSpecification, on_delete=models.PROTECT, related_name="batches"
+    )
+    population_doublings = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    passages = models.PositiveSmallIntegerField(null=True, blank=True)
+    cryopreserved_on = models.DateField(null=True, blank=True)
+    expires_on = models.DateField(null=True, blank=True)
+    viability_pct = models.DecimalField(
+        "viability before cryopreservation (%)",
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.IN_PRODUCTION)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "batches"
+        ordering = ["-created_at"]
+        permissions = [("release_batch", "Can release or reject a batch (QP)")]
+
+    def __str__(self):
+        return self.code
+
+    @property
+    def code(self) -> str:
+        return f"{self.din}{self.din_check}"
+
+    @property
+    def audit_code(self):
+        return self.code
+
+    def save(self, *args, **kwargs):
+        self.din_check = iso7064_mod37_2(self.din)
+        super().save(*args, **kwargs)
+
+    def reason_required(self, stored: dict) -> bool:
+        return stored.get("status") in {
+            self.Status.RELEASED,
+            self.Status.REJECTED,
+            self.Status.RECALLED,
+            self.Status.EXPIRED,
+        }
+
+
+class ReleaseCheck(AuditedModel):
+    """A recorded result against a specification item. Pass/fail is computed, never typed."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="checks")
+    item = models.ForeignKey(SpecificationItem, on_delete=models.PROTECT, related_name="results")
+    result_value = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
+    result_text = models.CharField(max_length=60, blank=True)
+    tested_on = models.DateField()
+    passed = models.BooleanField(editable=False)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["batch", "item"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "item"], name="check_once_per_item")
+        ]
+
+    def __str__(self):
+        return f"{self.batch} {self.item.parameter}: {'pass' if self.passed else 'fail'}"
+
+    @property
+    def audit_code(self):
+        return f"{self.batch.code}/{self.item.parameter}"
+
+    def reason_required(self, stored: dict) -> bool:
+        return self.batch.reason_required({"status": self.batch.status})
+
+
+class StorageLocation(AuditedModel):
+    """A position in a liquid-nitrogen tank: tank / rack / box / position."""
+
+    tank = models.CharField(max_length=20)
+    rack = models.CharField(max_length=20)
+    box = models.CharField(max_length=20)
+    position = models.CharField(max_length=20)
+
+    class Meta:
+        ordering = ["tank", "rack", "box", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tank", "rack", "box", "position"], name="storage_location_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.tank}/{self.rack}/{self.box}/{self.position}"
+
+    @property
+    def audit_code(self):
+        return str(self)
+
+
+class Bag(AuditedModel):
+    """A cryopreserved bag of 50–75 ×10⁶ MSC: ISBT 128 DIN + product code + division."""
+
+    class Status(models.TextChoices):
+        QUARANTINE = "quarantine", "Quarantine"
+        AVAILABLE = "available", "Available"
+        RESERVED = "reserved", "Reserved"
+        THAWED = "thawed", "Thawed"
+        IN_REFRESH = "in_refresh", "In refresh culture"
+        DISPENSED = "dispensed", "Dispensed"
+        INFUSED = "infused", "Infused"
+        DISCARDED = "discarded", "Discarded"
+        EXPIRED = "expired", "Expired"
+
+    code = models.CharField(max_length=40, unique=True, editable=False)
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="bags")
+    product_code = models.CharField(
+        max_length=8,
+        help_text="ISBT 128 product code: 'S' + 4-digit description code + collection "
+        "type 'V' (volunteer allogeneic).",
+    )
+    division = models.CharField(max_length=2, help_text="Division code, e.g. 'A0', 'B0'.")
+    nominal_cells = models.BigIntegerField(
+        validators=[MinValueValidator(MIN_BAG_CELLS), MaxValueValidator(MAX_BAG_CELLS)],
+        help_text="Cells in the bag at cryopreservation (cells, not millions).",
+    )
+    volume_ml = models.DecimalField(
+        max_digits=6, decimal_places=1, validators=[MinValueValidator(Decimal("0.1"))]
+    )
+    location = models.ForeignKey(
+        StorageLocation,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="bags",
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUARANTINE)
+    discard_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["batch", "division"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["batch", "product_code", "division"], name="bag_division_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["location"],
+                condition=Q(location__isnull=False),
+                name="one_bag_per_storage_position",
+            ),
+            models.CheckConstraint(
+                condition=Q(nominal_cells__gte=MIN_BAG_CELLS)
+                & Q(nominal_cells__lte=MAX_BAG_CELLS),
+                name="bag_nominal_cells_50_to_75_million",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="discarded") | ~Q(discard_reason=""),
+                name="discarded_bag_has_reason",
+            ),
+        ]
+
+    def __str__(self):
+        return self.code
+
+    @property
+    def audit_code(self):
+        return self.code
+
+    def save(self, *args, **kwargs):
+        if not self.code:
+            self.code = f"{self.batch.code}-{self.product_code}-{self.division}"
+        super().save(*args, **kwargs)
+
+    def reason_required(self, stored: dict) -> bool:
+        return stored.get("status") in {
+            self.Status.DISPENSED,
+            self.Status.INFUSED,
+            self.Status.DISCARDED,
+            self.Status.EXPIRED,
+        }
+
+
+class BagEvent(AuditedModel):
+    """One step in a bag's chain of custody: a status transition with who and when."""
+
+    bag = models.ForeignKey(Bag, on_delete=models.PROTECT, related_name="events")
+    from_status = models.CharField(max_length=12, choices=Bag.Status.choices, blank=True)
+    to_status = models.CharField(max_length=12, choices=Bag.Status.choices)
+    occurred_at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    location = models.CharField(max_length=100, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["bag", "occurred_at", "id"]
+
+    def __str__(self):
+        return f"{self.bag} {self.from_status or '∅'} → {self.to_status}"
+
+    @property
+    def audit_code(self):
+        return f"{self.bag.code}/{self.to_status}"

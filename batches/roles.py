@@ -1,0 +1,40 @@
+"""Who may do what with production records (see docs/permissions.md)."""
+
+_MODELS = [
+    "facility",
+    "donor",
+    "serologyresult",
+    "procurement",
+    "releasespecification",
+    "specificationitem",
+    "batch",
+    "releasecheck",
+    "storagelocation",
+    "bag",
+    "bagevent",
+]
+
+
+def _perms(actions, models=_MODELS):
+    return {f"batches.{action}_{model}" for action in actions for model in models}
+
+
+ROLE_PERMISSIONS = {
+    "production": _perms(["view", "add", "change"])
+    - {"batches.add_bagevent", "batches.change_bagevent"},
+    "qp": _perms(["view"]) | {"batches.release_batch"},
+    "pharmacy": _perms(
+        ["view"],
+        [
+            "facility",
+            "batch",
+            "releasecheck",
+            "bag",
+            "bagevent",
+            "storagelocation",
+            "specificationitem",
+        ],
+    ),
+    "clinician": _perms(["view"], ["batch", "bag", "bagevent"]),
+    "auditor": _perms(["view"]),
+}

@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from core import views as core_views
+
+admin.site.site_header = "CellTrack production"
+admin.site.site_title = "CellTrack"
+admin.site.index_title = "Production records"
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("pharmacy/", include("dosing.urls")),
+    path("clinic/", include("patients.urls")),
+    path("api/", include("config.api")),
+]

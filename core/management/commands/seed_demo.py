@@ -1,0 +1,58 @@
+"""Load the demo data: one user per role and the paper's donors, batches and cohort.
+
+Idempotent: running it twice leaves the same data (each app's `demo.seed()` checks for
+its own records first). Demo passwords are for a local trial only and are printed.
+"""
+
+from importlib import import_module
+
+from django.contrib.auth.models import Group, User
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from audit.context import Origin, audit_context, audit_origin
+
+DEMO_PASSWORD = "celltrack-demo"
+DEMO_USERS = [
+    # username, group, is_staff, first name, last name
+    ("production", "production", True, "Paula", "Production"),
+    ("qp", "qp", True, "Quentin", "Qualified"),
+    ("pharmacy", "pharmacy", False, "Fran", "Pharmacy"),
+    ("clinician", "clinician", False, "Carmen", "Clinician"),
+    ("auditor", "auditor", False, "Alba", "Auditor"),
+]
+DEMO_APPS = ["batches", "patients", "dosing"]
+
+
+class Command(BaseCommand):
+    help = "Load the demo data (idempotent) and print the demo logins."
+
+    def handle(self, *args, **options):
+        with audit_origin(Origin.COMMAND), transaction.atomic():
+            users = self._users()
+            with audit_context(actor=users["production"], reason="demo data"):
+                for app in DEMO_APPS:
+                    try:
+                        module = import_module(f"{app}.demo")
+                    except ModuleNotFoundError:
+                        continue
+                    module.seed(users=users, stdout=self.stdout)
+        self.stdout.write("")
+        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+        for username, group, is_staff, *_ in DEMO_USERS:
+            where = "/admin/" if is_staff else ("/api/docs/" if group == "auditor" else "/")
+            self.stdout.write(f"  {username:<11} role {group:<11} → http://127.0.0.1:8000{where}")
+
+    def _users(self) -> dict[str, User]:
+        users = {}
+        for username, group, is_staff, first, last in DEMO_USERS:
+            user, created = User.objects.get_or_create(
+                username=username,
+                defaults={"is_staff": is_staff, "first_name": first, "last_name": last},
+            )
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.save()
+                user.groups.add(Group.objects.get(name=group))
+            users[group] = user
+        return users

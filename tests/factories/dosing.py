@@ -1,0 +1,1 @@
+"""Factories for dosing (owned by the patients/dosing work)."""

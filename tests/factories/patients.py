@@ -1,0 +1,1 @@
+"""Factories for patients (owned by the patients/dosing work)."""
