@@ -13,7 +13,8 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("pharmacy/patients/", include("patients.urls")),
     path("pharmacy/", include("dosing.urls")),
-    path("clinic/", include("patients.urls")),
+    path("clinic/", include("dosing.clinic_urls")),
     path("api/", include("config.api")),
 ]
