@@ -112,6 +112,37 @@ class AuditedQuerySet(models.QuerySet):
             f"{self.model._meta.verbose_name}: bulk_update() would skip the audit trail."
         )
 
+    def update_audited(self, *, audit_action: str = "update", **changes) -> int:
+        """A conditional UPDATE that still writes one audit event per changed row.
+
+        The rows this queryset matches are locked (row locks on PostgreSQL), then updated
+        by one UPDATE that repeats the queryset's own conditions, so a row that no longer
+        matches (say, a bag no longer `available`) is left alone. Returns how many rows
+        changed; each gets its event in the same transaction.
+        """
+        from audit.services import record_change
+
+        with transaction.atomic():
+            rows = {obj.pk: obj for obj in self.select_for_update()}
+            if not rows:
+                return 0
+            count = models.QuerySet.update(self.filter(pk__in=list(rows)), **changes)
+            if count:
+                changed = self.model._base_manager.filter(pk__in=list(rows))
+                for obj in changed:
+                    before = rows[obj.pk].audit_snapshot()
+                    after = obj.audit_snapshot()
+                    if before == after:
+                        continue
+                    record_change(
+                        obj,
+                        before=before,
+                        after=after,
+                        action=audit_action,
+                        reason_needed=obj.reason_required(before),
+                    )
+        return count
+
     def delete(self):
         # Deleting one by one keeps one audit event per record.
         with transaction.atomic():

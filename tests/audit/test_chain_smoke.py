@@ -34,3 +34,22 @@ def test_queryset_update_is_refused_because_it_would_skip_the_trail():
     DonorFactory(code="DON-X3")
     with pytest.raises(AuditBypassError):
         Donor.objects.filter(code="DON-X3").update(age_at_donation=40)
+
+
+@pytest.mark.django_db
+def test_conditional_update_changes_only_matching_rows_and_audits_each(production_user):
+    from batches.models import Bag
+    from tests.factories import BagFactory
+
+    taken = BagFactory(status=Bag.Status.AVAILABLE)
+    other = BagFactory(status=Bag.Status.RESERVED, batch=taken.batch)
+    with audit_context(actor=production_user):
+        count = Bag.objects.filter(
+            pk__in=[taken.pk, other.pk], status=Bag.Status.AVAILABLE
+        ).update_audited(audit_action="reserve", status=Bag.Status.RESERVED)
+    assert count == 1
+    event = AuditEvent.objects.for_object(taken).last()
+    assert event.action == "reserve"
+    assert event.changes == {"status": ["available", "reserved"]}
+    assert event.actor == production_user
+    assert not AuditEvent.objects.for_object(other).filter(action="reserve").exists()
