@@ -9,6 +9,31 @@ import json
 
 GENESIS_HASH = "0" * 64
 
+# One encoder, built once: `json.dumps` with options builds a new encoder on every call.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_sha256 = hashlib.sha256
+
+# Fields are joined by U+001F (UNIT SEPARATOR). No field may contain it: the writer
+# replaces it in free text (`clean_text`), and JSON escapes it as \u001f, so an event's
+# content splits back into exactly its eleven fields and no two contents share bytes.
+SEPARATOR = "\x1f"
+FIELD_COUNT = 11
+_TEMPLATE = SEPARATOR.join(["%d"] + ["%s"] * (FIELD_COUNT - 1))
+
+
+def canonical_json(value) -> str:
+    """Sorted keys, no spaces, UTF-8 text: the one text form of a JSON value.
+
+    `AuditEvent.changes` is stored in exactly this form, so the verifier hashes the
+    stored text without parsing it.
+    """
+    return _ENCODER.encode(value)
+
+
+def clean_text(value: str) -> str:
+    """Free text as it may enter the chain: without the field separator."""
+    return value.replace(SEPARATOR, "\ufffd")
+
 
 def canonical_content(
     *,
@@ -24,26 +49,47 @@ def canonical_content(
     reason: str,
     prev_hash: str,
 ) -> bytes:
-    """The bytes an event's hash covers: every field, in a fixed order and encoding."""
-    return json.dumps(
-        [
-            seq,
-            occurred_at,
-            actor_username,
-            origin,
-            action,
-            object_type,
-            object_id,
-            object_repr,
-            changes,
-            reason,
-            prev_hash,
-        ],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    ).encode()
+    """The bytes an event's hash covers: every field, in a fixed order and encoding.
+
+    `occurred_at` is the ISO 8601 form of the UTC time (`datetime.isoformat()`), and
+    `changes` its canonical JSON. Fields are joined by U+001F; a field containing it is
+    refused, because it would make two different events share one content.
+    """
+    text = canonical_text(
+        seq, occurred_at, actor_username, origin, action, object_type, object_id,
+        object_repr, canonical_json(changes), reason, prev_hash,
+    )  # fmt: skip
+    if text.count(SEPARATOR) != FIELD_COUNT - 1:
+        raise ValueError("audit event fields must not contain U+001F")
+    return text.encode()
+
+
+def canonical_text(
+    seq, occurred_at, actor_username, origin, action, object_type, object_id, object_repr,
+    changes_json, reason, prev_hash,
+) -> str:  # fmt: skip
+    """`canonical_content` from positional fields, with `changes` already canonical JSON."""
+    return _TEMPLATE % (
+        seq, occurred_at, actor_username, origin, action, object_type, object_id,
+        object_repr, changes_json, reason, prev_hash,
+    )  # fmt: skip
 
 
 def event_hash(**content) -> str:
-    return hashlib.sha256(canonical_content(**content)).hexdigest()
+    return _sha256(canonical_content(**content)).hexdigest()
+
+
+def text_hash(text: str) -> str:
+    return _sha256(text.encode()).hexdigest()
+
+
+def row_hash(
+    seq, occurred_at, actor_username, origin, action, object_type, object_id, object_repr,
+    changes, reason, prev_hash,
+) -> str:  # fmt: skip
+    """`event_hash` with positional arguments (`changes` as a dict or list)."""
+    return event_hash(
+        seq=seq, occurred_at=occurred_at, actor_username=actor_username, origin=origin,
+        action=action, object_type=object_type, object_id=object_id,
+        object_repr=object_repr, changes=changes, reason=reason, prev_hash=prev_hash,
+    )  # fmt: skip

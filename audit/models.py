@@ -9,6 +9,7 @@ import uuid
 from django.conf import settings
 from django.db import models, transaction
 
+from audit.chain import canonical_json
 from audit.context import Origin
 from audit.exceptions import AuditBypassError, ImmutableAuditEvent
 
@@ -25,6 +26,20 @@ class AuditEventQuerySet(models.QuerySet):
 
     def for_object(self, obj) -> AuditEventQuerySet:
         return self.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk))
+
+
+class CanonicalJSONField(models.JSONField):
+    """A JSON value stored as its canonical text (sorted keys, compact, UTF-8), on every
+    database: PostgreSQL's jsonb would reorder and re-space it. The verifier then hashes
+    the stored text as it is, without parsing a million JSON documents."""
+
+    def db_type(self, connection):
+        return "text"
+
+    def get_db_prep_value(self, value, connection, prepared=False):
+        if hasattr(value, "as_sql"):
+            return value
+        return canonical_json(value)
 
 
 class AuditEvent(models.Model):
@@ -57,7 +72,7 @@ class AuditEvent(models.Model):
     object_type = models.CharField(max_length=100, help_text="app_label.model")
     object_id = models.CharField(max_length=64)
     object_repr = models.CharField(max_length=200, help_text="The record's natural code.")
-    changes = models.JSONField(default=dict, help_text="{field: [before, after]}")
+    changes = CanonicalJSONField(default=dict, help_text="{field: [before, after]}")
     reason = models.TextField(blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
@@ -207,18 +222,23 @@ class AuditedModel(models.Model):
         }
 
     def save(self, *args, audit_action: str | None = None, **kwargs):
-        from audit.services import record_change
+        from audit.services import record_change, require_accountable
 
-        adding = self._state.adding
-        with transaction.atomic(using=kwargs.get("using")):
-            if adding:
-                before = {}
-            else:
-                before = getattr(self, "_audit_loaded", None)
-                if before is None:
-                    # Built by hand rather than loaded: the stored row is the "before".
-                    stored = type(self)._base_manager.filter(pk=self.pk).first()
-                    before = stored.audit_snapshot() if stored else {}
+        if self._state.adding:
+            before = {}
+        else:
+            before = getattr(self, "_audit_loaded", None)
+            if before is None:
+                # Built by hand rather than loaded: the stored row is the "before".
+                stored = type(self)._base_manager.filter(pk=self.pk).first()
+                before = stored.audit_snapshot() if stored else {}
+        reason_needed = bool(before) and self.reason_required(before)
+        # Refused before anything is written (and outside the transaction, so a caller
+        # may catch the DomainError and carry on): an unaccountable change never happens.
+        require_accountable(self, reason_needed=reason_needed)
+        # No savepoint: like Model.save(), an error here dooms the enclosing transaction,
+        # so the record can never be committed without its event.
+        with transaction.atomic(using=kwargs.get("using"), savepoint=False):
             super().save(*args, **kwargs)
             after = self.audit_snapshot()
             record_change(
@@ -226,21 +246,19 @@ class AuditedModel(models.Model):
                 before=before,
                 after=after,
                 action=audit_action or ("update" if before else "create"),
-                reason_needed=bool(before) and self.reason_required(before),
+                reason_needed=reason_needed,
             )
         self._audit_loaded = after
 
     def delete(self, *args, audit_action: str = "delete", **kwargs):
-        from audit.services import record_change
+        from audit.services import record_change, require_accountable
 
-        with transaction.atomic(using=kwargs.get("using")):
-            before = getattr(self, "_audit_loaded", None) or self.audit_snapshot()
+        before = getattr(self, "_audit_loaded", None) or self.audit_snapshot()
+        reason_needed = self.reason_required(before)
+        require_accountable(self, reason_needed=reason_needed)
+        with transaction.atomic(using=kwargs.get("using"), savepoint=False):
             record_change(
-                self,
-                before=before,
-                after={},
-                action=audit_action,
-                reason_needed=self.reason_required(before),
+                self, before=before, after={}, action=audit_action, reason_needed=reason_needed
             )
             return super().delete(*args, **kwargs)
 
@@ -286,3 +304,38 @@ class Signature(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ImmutableAuditEvent("Signatures cannot be deleted.")
+
+
+class AuditCheckpoint(models.Model):
+    """A signed note of the chain's head: "event `seq` had hash `event_hash`".
+
+    `mac` is an HMAC-SHA256 under `settings.AUDIT_CHECKPOINT_KEY`, a key that lives in the
+    environment and never in the database. Someone who can rewrite the audit table can
+    recompute every hash of the chain, but cannot make a checkpoint that agrees with the
+    rewritten chain, so `verify_audit` catches a recomputed chain too. Append-only.
+    """
+
+    seq = models.BigIntegerField(help_text="Position of the chain's head when recorded.")
+    event_hash = models.CharField(max_length=64, help_text="Hash of the event at `seq`.")
+    recorded_at = models.DateTimeField()
+    recorded_by = models.CharField(max_length=150, blank=True)
+    key_fingerprint = models.CharField(
+        max_length=16, help_text="Identifies the key that made `mac` (not the key itself)."
+    )
+    mac = models.CharField(max_length=64, help_text="HMAC-SHA256 of seq, hash and time.")
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["seq", "id"]
+
+    def __str__(self):
+        return f"checkpoint at #{self.seq} ({self.recorded_at:%Y-%m-%d %H:%M})"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableAuditEvent("Checkpoints cannot be changed once recorded.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableAuditEvent("Checkpoints cannot be deleted.")

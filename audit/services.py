@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit.chain import GENESIS_HASH, event_hash
+from audit.chain import GENESIS_HASH, clean_text, event_hash
 from audit.context import current_context, current_origin
 from audit.exceptions import AuditContextMissing, ReasonRequired
 from audit.models import AuditEvent
@@ -20,12 +20,57 @@ from audit.models import AuditEvent
 CHAIN_LOCK_KEY = 727_271_001
 
 
+_HEAD_SQL = "SELECT seq, hash FROM audit_auditevent ORDER BY seq DESC LIMIT 1"
+
+
 def _lock_chain_head() -> tuple[int, str]:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+    """Take the chain's lock for this transaction and return the head (seq, hash).
+
+    Raw SQL: this runs once per audited write, and the ORM's query building would be
+    most of its cost. On PostgreSQL the lock and the read are separate statements, so
+    the read sees every event committed before the lock was granted.
+    """
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
-    last = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first()
-    return last if last else (0, GENESIS_HASH)
+        cursor.execute(_HEAD_SQL)
+        last = cursor.fetchone()
+    return (last[0], last[1]) if last else (0, GENESIS_HASH)
+
+
+_INSERT_FIELDS = (
+    "seq",
+    "occurred_at",
+    "actor",
+    "actor_username",
+    "origin",
+    "action",
+    "object_type",
+    "object_id",
+    "object_repr",
+    "changes",
+    "reason",
+    "prev_hash",
+    "hash",
+)
+
+
+def _insert(event: AuditEvent) -> AuditEvent:
+    """INSERT one event with a prepared statement, skipping Model.save()'s machinery."""
+    fields = [AuditEvent._meta.get_field(name) for name in _INSERT_FIELDS]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO audit_auditevent ({columns}) VALUES ({placeholders})"  # noqa: S608
+    returning = connection.features.can_return_columns_from_insert
+    if returning:
+        sql += " RETURNING id"
+    values = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        event.pk = cursor.fetchone()[0] if returning else cursor.lastrowid
+    event._state.adding = False
+    event._state.db = connection.alias
+    return event
 
 
 def _build_event(
@@ -42,7 +87,10 @@ def _build_event(
     origin: str,
     occurred_at,
 ) -> AuditEvent:
-    actor_username = actor.get_username() if actor is not None else ""
+    actor_username = clean_text(actor.get_username()) if actor is not None else ""
+    object_type, object_id = clean_text(object_type), clean_text(object_id)
+    object_repr, reason = clean_text(object_repr[:200]), clean_text(reason)
+    action, origin = clean_text(action), clean_text(origin)
     content = {
         "seq": seq,
         "occurred_at": occurred_at.isoformat(),
@@ -51,7 +99,7 @@ def _build_event(
         "action": action,
         "object_type": object_type,
         "object_id": object_id,
-        "object_repr": object_repr[:200],
+        "object_repr": object_repr,
         "changes": changes,
         "reason": reason,
         "prev_hash": prev_hash,
@@ -65,7 +113,7 @@ def _build_event(
         action=action,
         object_type=object_type,
         object_id=object_id,
-        object_repr=object_repr[:200],
+        object_repr=object_repr,
         changes=changes,
         reason=reason,
         prev_hash=prev_hash,
@@ -83,7 +131,7 @@ def _require_context(label: str):
     return ctx
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def write_event(
     *,
     action: str,
@@ -114,8 +162,7 @@ def write_event(
         origin=current_origin(),
         occurred_at=timezone.now(),
     )
-    event.save()
-    return event
+    return _insert(event)
 
 
 def diff(before: dict, after: dict) -> dict:
@@ -126,14 +173,24 @@ def diff(before: dict, after: dict) -> dict:
     }
 
 
-def record_change(obj, *, before: dict, after: dict, action: str, reason_needed: bool):
-    """Write the event for one saved or deleted audited record (called by AuditedModel)."""
+def require_accountable(obj, *, reason_needed: bool):
+    """Refuse a change nobody is accountable for, or one that lacks a needed reason.
+
+    AuditedModel calls this before it writes, so a refused change never reaches the
+    database; `record_change` checks again for callers that write first.
+    """
     label = f"{obj._meta.verbose_name} {obj.audit_code}"
     ctx = _require_context(label)
     if reason_needed and not ctx.reason.strip():
         raise ReasonRequired(
             f"{label} is {getattr(obj, 'status', 'closed')}: a change needs a written reason."
         )
+    return ctx
+
+
+def record_change(obj, *, before: dict, after: dict, action: str, reason_needed: bool):
+    """Write the event for one saved or deleted audited record (called by AuditedModel)."""
+    ctx = require_accountable(obj, reason_needed=reason_needed)
     changes = diff(before, after)
     if action == "update" and not changes:
         return None

@@ -1,0 +1,1 @@
+"""Benchmarks of the audit trail: `make bench` (python -m benchmarks.run)."""

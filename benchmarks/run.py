@@ -1,0 +1,284 @@
+"""Measure what the audit trail costs: `make bench`, or `python -m benchmarks.run`.
+
+1. Writes: 10,000 bags created with the trail (AuditedModel.save, audited bulk_create) and
+   without it (django.db.models.Model.save, plain QuerySet.bulk_create), in the same run
+   and the same database, best of `--repeat` runs each. The ratio is the trail's cost.
+2. Verification: a chain of `--events` properly chained events is bulk-inserted, then
+   `verify_chain()` (what `verify_audit` runs) recomputes all of it.
+
+The benchmark makes its own throwaway database: a SQLite file in a temporary directory
+(default), or with `--postgres postgres://user@host:port` a fresh PostgreSQL database
+that is dropped at the end. It never touches the project's database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from decimal import Decimal
+
+
+def _configure(args) -> tuple[str, callable]:
+    """Point Django at a new, empty database before django.setup(); return a cleanup."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    # Production settings: with DEBUG on, Django logs every query, which would make each
+    # extra statement look dearer than it is.
+    os.environ["DEBUG"] = "0"
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+    if args.postgres:
+        import psycopg
+
+        server = args.postgres.rstrip("/")
+        name = f"celltrack_bench_{os.getpid()}"
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        os.environ["DATABASE_URL"] = f"{server}/{name}"
+
+        def cleanup():
+            from django.db import connections
+
+            connections.close_all()
+            with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+        return f"PostgreSQL ({name}, dropped afterwards)", cleanup
+    directory = tempfile.mkdtemp(prefix="celltrack-bench-")
+    os.environ["DATABASE_URL"] = f"sqlite:///{directory}/bench.sqlite3"
+    return f"SQLite file in {directory} (removed afterwards)", (
+        lambda: shutil.rmtree(directory, ignore_errors=True)
+    )
+
+
+def _batches(count: int, offset: int):
+    """`count` quarantined batches to hang bags on (set-up, audited, not timed)."""
+    from audit.context import Origin, audit_context
+    from batches.models import Batch, Donor, Facility, Procurement, ReleaseSpecification
+
+    with audit_context(actor=None, reason="benchmark set-up", origin=Origin.SYSTEM):
+        facility, _ = Facility.objects.get_or_create(fin="E0001", defaults={"name": "Bench"})
+        spec, _ = ReleaseSpecification.objects.get_or_create(
+            code="BENCH", version=1, defaults={"effective_from": datetime.date(2026, 1, 1)}
+        )
+        batches = []
+        for n in range(offset, offset + count):
+            donor = Donor.objects.create(code=f"BENCH-{n}", age_at_donation=30, sex="F")
+            procurement = Procurement.objects.create(
+                donor=donor,
+                procured_on=datetime.date(2026, 3, 2),
+                site="Bench",
+                lipoaspirate_volume_ml=Decimal("100.0"),
+                fat_weight_g=Decimal("50.0"),
+                performed_by="Bench",
+            )
+            batches.append(
+                Batch.objects.create(
+                    din=f"E000126{n:06d}",
+                    donor=donor,
+                    procurement=procurement,
+                    facility=facility,
+                    impd_reference="PEI-15-103",
+                    specification=spec,
+                    status=Batch.Status.QUARANTINE,
+                )
+            )
+    return batches
+
+
+DIVISIONS = [f"{chr(65 + n // 10)}{n % 10}" for n in range(260)]
+
+
+def _new_bags(batches, count: int):
+    from batches.models import Bag
+
+    bags = []
+    for n in range(count):
+        batch = batches[n // len(DIVISIONS)]
+        division = DIVISIONS[n % len(DIVISIONS)]
+        bags.append(
+            Bag(
+                code=f"{batch.code}-S1234V00-{division}",
+                batch=batch,
+                product_code="S1234V00",
+                division=division,
+                nominal_cells=60_000_000,
+                volume_ml=Decimal("20.0"),
+                status=Bag.Status.QUARANTINE,
+            )
+        )
+    return bags
+
+
+def bench_writes(bag_count: int, repeat: int) -> dict:
+    from django.db import models, transaction
+
+    from audit.context import Origin, audit_context
+    from batches.models import Bag
+
+    per_run = -(-bag_count // len(DIVISIONS))
+    timings: dict[str, list[float]] = {}
+    offset = 0
+
+    def run(label, create):
+        nonlocal offset
+        batches = _batches(per_run, offset)
+        offset += per_run
+        bags = _new_bags(batches, bag_count)
+        with audit_context(actor=None, reason="benchmark", origin=Origin.COMMAND):
+            started = time.perf_counter()
+            with transaction.atomic():
+                create(bags)
+            timings.setdefault(label, []).append(time.perf_counter() - started)
+        assert Bag._base_manager.filter(batch__in=batches).count() == bag_count
+
+    def save_plain(bags):
+        for bag in bags:
+            models.Model.save(bag)
+
+    def save_audited(bags):
+        for bag in bags:
+            bag.save()
+
+    def bulk_plain(bags):
+        models.QuerySet(Bag).bulk_create(bags, batch_size=1000)
+
+    def bulk_audited(bags):
+        Bag.objects.bulk_create(bags, batch_size=1000)
+
+    for _ in range(repeat):
+        # Alternate, so neither side profits from a warmer cache or a bigger table.
+        run("save, no trail", save_plain)
+        run("save, with trail", save_audited)
+        run("bulk_create, no trail", bulk_plain)
+        run("bulk_create, with trail", bulk_audited)
+    return {label: min(values) for label, values in timings.items()}
+
+
+def _generate_events(count: int) -> int:
+    """Append `count` properly chained events with one multi-row INSERT per 5,000."""
+    from django.db import connection, transaction
+
+    from audit.chain import GENESIS_HASH, canonical_json, row_hash
+    from audit.models import AuditEvent
+
+    head = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first()
+    seq, prev_hash = head or (0, GENESIS_HASH)
+    start = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    sql = (
+        "INSERT INTO audit_auditevent (seq, occurred_at, actor_id, actor_username, origin, "
+        "action, object_type, object_id, object_repr, changes, reason, prev_hash, hash) "
+        "VALUES (%s, %s, NULL, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    )
+    adapt = connection.ops.adapt_datetimefield_value
+    rows = []
+    with transaction.atomic(), connection.cursor() as cursor:
+        for n in range(count):
+            seq += 1
+            occurred_at = start + datetime.timedelta(microseconds=1_000_003 * n)
+            changes = {
+                "id": [None, seq],
+                "code": [None, f"E000126{n:06d}X-S1234V00-A{n % 10}"],
+                "batch_id": [None, n // 260 + 1],
+                "product_code": [None, "S1234V00"],
+                "division": [None, f"A{n % 10}"],
+                "nominal_cells": [None, 60_000_000],
+                "volume_ml": [None, "20.0"],
+                "location_id": [None, None],
+                "status": [None, "quarantine"],
+                "discard_reason": [None, ""],
+                "created_at": [None, occurred_at.isoformat()],
+            }
+            content = (
+                seq,
+                occurred_at.isoformat(),
+                "bench",
+                "command",
+                "create",
+                "batches.bag",
+                str(seq),
+                changes["code"][1],
+                changes,
+                "",
+                prev_hash,
+            )
+            event_hash = row_hash(*content)
+            rows.append(
+                (seq, adapt(occurred_at), *content[2:8], canonical_json(changes), "", prev_hash)
+                + (event_hash,)
+            )
+            prev_hash = event_hash
+            if len(rows) == 5000:
+                cursor.executemany(sql, rows)
+                rows = []
+        if rows:
+            cursor.executemany(sql, rows)
+    return seq
+
+
+def bench_verify(event_count: int) -> dict:
+    from audit.models import AuditEvent
+    from audit.verify import verify_chain
+
+    existing = AuditEvent.objects.count()
+    started = time.perf_counter()
+    _generate_events(max(event_count - existing, 0))
+    generated_s = time.perf_counter() - started
+    result = verify_chain()
+    if not result.intact:
+        raise SystemExit(f"benchmark chain does not verify: {result.summary()}")
+    return {
+        "events": result.count,
+        "generate_s": generated_s,
+        "verify_s": result.seconds,
+        "events_per_s": result.count / result.seconds,
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bags", type=int, default=10_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--postgres", metavar="SERVER_URL", help="postgres://user@host:port")
+    parser.add_argument("--skip-writes", action="store_true")
+    parser.add_argument("--skip-verify", action="store_true")
+    args = parser.parse_args(argv)
+
+    where, cleanup = _configure(args)
+    try:
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+        from django.db import connection
+
+        call_command("migrate", verbosity=0)
+        print(f"database: {where}")
+        print(f"python {sys.version.split()[0]}, {connection.vendor}")
+        if not args.skip_writes:
+            timings = bench_writes(args.bags, args.repeat)
+            print(f"\ncreate {args.bags:,} bags (best of {args.repeat}, one transaction):")
+            for label, seconds in timings.items():
+                print(f"  {label:<26} {seconds:7.3f} s  {args.bags / seconds:9,.0f} bags/s")
+            for kind in ("save", "bulk_create"):
+                ratio = timings[f"{kind}, with trail"] / timings[f"{kind}, no trail"]
+                print(f"  {kind}: trail adds {100 * (ratio - 1):.0f} % (ratio {ratio:.2f})")
+        if not args.skip_verify:
+            stats = bench_verify(args.events)
+            print(
+                f"\nverify {stats['events']:,} events: {stats['verify_s']:.2f} s, "
+                f"{stats['events_per_s']:,.0f} events/s "
+                f"(generating them took {stats['generate_s']:.1f} s)"
+            )
+    finally:
+        cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
