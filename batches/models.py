@@ -8,12 +8,13 @@ PROTECT: a cascade would delete rows without their audit events.
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
 from audit.models import AuditedModel
-from batches.isbt import iso7064_mod37_2
+from batches.isbt import DIN_RE, iso7064_mod37_2
 
 MIN_BAG_CELLS = 50_000_000
 MAX_BAG_CELLS = 75_000_000
@@ -73,6 +74,16 @@ class Donor(AuditedModel):
     def audit_code(self):
         return self.code
 
+    def has_decided_batch(self) -> bool:
+        """Whether a QP has released or rejected a batch from this donor."""
+        return (
+            self.pk is not None and self.batches.filter(status__in=Batch.LOCKED_STATUSES).exists()
+        )
+
+    def reason_required(self, stored: dict) -> bool:
+        # Eligibility data behind a QP decision is not changed without saying why.
+        return self.has_decided_batch()
+
 
 class SerologyResult(AuditedModel):
     """One dated donor screening result (EU/Spanish donation legislation)."""
@@ -105,6 +116,9 @@ class SerologyResult(AuditedModel):
     def audit_code(self):
         return f"{self.donor.code}/{self.test}/{self.sampled_on}"
 
+    def reason_required(self, stored: dict) -> bool:
+        return self.donor.has_decided_batch()
+
 
 class Procurement(AuditedModel):
     """Liposuction by plastic surgery: about 100 ml lipoaspirate, about 50 g of fat."""
@@ -130,6 +144,9 @@ class Procurement(AuditedModel):
     def audit_code(self):
         return f"{self.donor.code}/{self.procured_on}"
 
+    def reason_required(self, stored: dict) -> bool:
+        return self.donor.has_decided_batch()
+
 
 class ReleaseSpecification(AuditedModel):
     """A versioned set of release limits. Limits are data, never constants in code."""
@@ -154,6 +171,15 @@ class ReleaseSpecification(AuditedModel):
     @property
     def audit_code(self):
         return str(self)
+
+    def is_in_use(self) -> bool:
+        """Whether a batch has been decided against this version (then it is frozen)."""
+        return (
+            self.pk is not None and self.batches.filter(status__in=Batch.LOCKED_STATUSES).exists()
+        )
+
+    def reason_required(self, stored: dict) -> bool:
+        return self.is_in_use()
 
 
 class SpecificationItem(AuditedModel):
@@ -216,6 +242,9 @@ class SpecificationItem(AuditedModel):
     def audit_code(self):
         return f"{self.specification}/{self.parameter}"
 
+    def reason_required(self, stored: dict) -> bool:
+        return self.specification.is_in_use()
+
 
 class Batch(AuditedModel):
     """A GMP lot of AT-MSC from one donor, identified by its ISBT 128 DIN."""
@@ -273,17 +302,109 @@ class Batch(AuditedModel):
     def audit_code(self):
         return self.code
 
+    # Statuses after the QP's decision: the record is closed, a change is a correction.
+    LOCKED_STATUSES = frozenset({"released", "rejected", "recalled", "expired"})
+
+    # The GMP data a correction may change (never the identity, donor or status).
+    CORRECTABLE_FIELDS = (
+        "impd_reference",
+        "population_doublings",
+        "passages",
+        "cryopreserved_on",
+        "expires_on",
+        "viability_pct",
+    )
+
     def save(self, *args, **kwargs):
         self.din_check = iso7064_mod37_2(self.din)
         super().save(*args, **kwargs)
 
+    def clean(self):
+        super().clean()
+        if self.din and not DIN_RE.match(self.din):
+            raise ValidationError(
+                {"din": "A DIN is 5 letters/digits (facility), 2-digit year, 6-digit sequence."}
+            )
+        if self.procurement_id and self.donor_id and self.procurement.donor_id != self.donor_id:
+            raise ValidationError({"procurement": "This procurement is from another donor."})
+        if self.facility_id and self.din and not self.din.startswith(self.facility.fin):
+            raise ValidationError(
+                {"din": f"A DIN issued at {self.facility} starts with {self.facility.fin}."}
+            )
+
     def reason_required(self, stored: dict) -> bool:
-        return stored.get("status") in {
-            self.Status.RELEASED,
-            self.Status.REJECTED,
-            self.Status.RECALLED,
-            self.Status.EXPIRED,
+        return stored.get("status") in self.LOCKED_STATUSES
+
+    @property
+    def is_locked(self) -> bool:
+        return self.status in self.LOCKED_STATUSES
+
+    def signature_content(self) -> dict:
+        """The batch record a QP signs: GMP fields, every check and result, the donor
+        code and the bags made. Status is not part of it: the signature's meaning is."""
+
+        def fmt(value):
+            if value is None:
+                return None
+            if isinstance(value, Decimal):
+                return format(value.normalize(), "f")
+            if hasattr(value, "isoformat"):
+                return value.isoformat()
+            return value
+
+        return {
+            "batch": self.code,
+            "donor": self.donor.code,
+            "procurement": {
+                "procured_on": fmt(self.procurement.procured_on),
+                "lipoaspirate_volume_ml": fmt(self.procurement.lipoaspirate_volume_ml),
+                "fat_weight_g": fmt(self.procurement.fat_weight_g),
+            },
+            "facility": self.facility.fin,
+            "impd_reference": self.impd_reference,
+            "specification": str(self.specification),
+            "population_doublings": fmt(self.population_doublings),
+            "passages": self.passages,
+            "cryopreserved_on": fmt(self.cryopreserved_on),
+            "expires_on": fmt(self.expires_on),
+            "viability_pct": fmt(self.viability_pct),
+            "checks": sorted(
+                (
+                    {
+                        "parameter": c.item.parameter,
+                        "criterion": c.item.criterion,
+                        "value": fmt(c.result_value),
+                        "text": c.result_text,
+                        "tested_on": fmt(c.tested_on),
+                        "passed": c.passed,
+                    }
+                    for c in self.checks.select_related("item")
+                ),
+                key=lambda c: c["parameter"],
+            ),
+            "bags": sorted(
+                (
+                    {
+                        "code": b.code,
+                        "nominal_cells": b.nominal_cells,
+                        "volume_ml": fmt(b.volume_ml),
+                    }
+                    for b in self.bags.all()
+                ),
+                key=lambda b: b["code"],
+            ),
         }
+
+    def signatures(self):
+        from audit.models import Signature
+
+        return Signature.objects.filter(
+            object_type=self._meta.label_lower, object_id=str(self.pk)
+        ).order_by("signed_at", "pk")
+
+    def decision_signature(self):
+        """The latest release or rejection signature, or None."""
+        return self.signatures().filter(meaning__in=["released", "rejected"]).last()
 
 
 class ReleaseCheck(AuditedModel):
@@ -309,6 +430,29 @@ class ReleaseCheck(AuditedModel):
     @property
     def audit_code(self):
         return f"{self.batch.code}/{self.item.parameter}"
+
+    def clean(self):
+        super().clean()
+        if not (self.item_id and self.batch_id):
+            return
+        if self.item.specification_id != self.batch.specification_id:
+            raise ValidationError(
+                {"item": f"This item is not part of {self.batch.specification}."}
+            )
+        if self.item.kind == SpecificationItem.Kind.EXPECTED:
+            if not self.result_text.strip():
+                raise ValidationError({"result_text": "Enter the observed result."})
+        elif self.result_value is None:
+            raise ValidationError(
+                {"result_value": f"Enter the measured value ({self.item.unit})."}
+            )
+
+    def save(self, *args, **kwargs):
+        from batches.rules import evaluate_check
+
+        # Pass/fail is computed from the result and the specification, never typed.
+        self.passed = evaluate_check(self.item, self.result_value, self.result_text)
+        super().save(*args, **kwargs)
 
     def reason_required(self, stored: dict) -> bool:
         return self.batch.reason_required({"status": self.batch.status})

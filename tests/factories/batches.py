@@ -11,6 +11,7 @@ from batches.models import (
     Donor,
     Facility,
     Procurement,
+    ReleaseCheck,
     ReleaseSpecification,
     SerologyResult,
     SpecificationItem,
@@ -28,6 +29,10 @@ __all__ = [
     "BatchFactory",
     "StorageLocationFactory",
     "BagFactory",
+    "ReleaseCheckFactory",
+    "REQUIRED_SEROLOGY",
+    "add_negative_serology",
+    "make_release_ready_batch",
 ]
 
 
@@ -133,3 +138,68 @@ class BagFactory(AuditedFactory):
     volume_ml = Decimal("20.0")
     location = factory.SubFactory(StorageLocationFactory)
     status = Bag.Status.QUARANTINE
+
+
+class ReleaseCheckFactory(AuditedFactory):
+    class Meta:
+        model = ReleaseCheck
+
+    batch = factory.SubFactory(BatchFactory)
+    item = factory.SubFactory(
+        SpecificationItemFactory, specification=factory.SelfAttribute("..batch.specification")
+    )
+    result_value = Decimal("98")
+    tested_on = datetime.date(2026, 3, 28)
+
+
+REQUIRED_SEROLOGY = [
+    SerologyResult.Test.HIV,
+    SerologyResult.Test.HBSAG,
+    SerologyResult.Test.ANTI_HBC,
+    SerologyResult.Test.HCV,
+    SerologyResult.Test.SYPHILIS,
+]
+
+# A small specification covering each kind of criterion: (category, parameter, kind,
+# limit or expected result, unit, passing result).
+SMALL_SPEC = [
+    ("immunophenotype", "CD73", "min", "95", "%", "98.5"),
+    ("immunophenotype", "HLA-DR", "max", "2", "%", "0.4"),
+    ("genomic", "CGH array", "expected", "normal", "", "normal"),
+    ("sterility", "Sterility", "expected", "negative", "", "negative"),
+    ("viability", "Viability", "min", "70", "%", "92.0"),
+]
+
+
+def add_negative_serology(donor, sampled_on=datetime.date(2026, 3, 2)):
+    for test in REQUIRED_SEROLOGY:
+        SerologyResultFactory(donor=donor, test=test, sampled_on=sampled_on)
+
+
+def make_release_ready_batch(*, bags=2, **batch_kwargs):
+    """A quarantined batch that passes every release rule: eligible donor with serology,
+    a specification with one item of each kind, every check passed, bags in quarantine."""
+    spec = ReleaseSpecificationFactory()
+    checks = []
+    for category, parameter, kind, limit, unit, result in SMALL_SPEC:
+        item = SpecificationItemFactory(
+            specification=spec,
+            category=category,
+            parameter=parameter,
+            kind=kind,
+            lower_limit=Decimal(limit) if kind == "min" else None,
+            upper_limit=Decimal(limit) if kind == "max" else None,
+            expected_result=limit if kind == "expected" else "",
+            unit=unit,
+        )
+        checks.append((item, result))
+    batch = BatchFactory(specification=spec, **batch_kwargs)
+    add_negative_serology(batch.donor)
+    for item, result in checks:
+        if item.kind == "expected":
+            ReleaseCheckFactory(batch=batch, item=item, result_value=None, result_text=result)
+        else:
+            ReleaseCheckFactory(batch=batch, item=item, result_value=Decimal(result))
+    for _ in range(bags):
+        BagFactory(batch=batch)
+    return batch

@@ -1,0 +1,406 @@
+"""Serializers and read-only viewsets for production records (the auditor API).
+
+Nested data an auditor needs comes inline: a batch with its donor, facility, release
+checks (each with its specification limit and pass/fail) and the QP's release signature.
+Every queryset carries the joins and prefetches that keep a page at a constant number
+of queries.
+"""
+
+from django.db.models import Prefetch
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from audit.models import Signature
+from batches.filters import BagFilterSet, BatchFilterSet, DonorFilterSet, ReleaseCheckFilterSet
+from batches.models import (
+    Bag,
+    BagEvent,
+    Batch,
+    Donor,
+    Facility,
+    Procurement,
+    ReleaseCheck,
+    SerologyResult,
+    SpecificationItem,
+)
+from core.api.filters import batch_code_q
+from core.api.viewsets import AuditorViewSet
+
+BATCH_CODE_HELP = "Batch code: the 13-character ISBT 128 DIN followed by its check character."
+
+
+def described(**texts: str) -> dict:
+    """`extra_kwargs` giving each named model field its OpenAPI description."""
+    return {name: {"help_text": text} for name, text in texts.items()}
+
+
+class FacilitySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Facility
+        fields = ["fin", "name", "authorisation_ref"]
+        extra_kwargs = described(
+            name="Name of the GMP facility.",
+            authorisation_ref="GMP authorisation reference of the facility.",
+        )
+
+
+class SerologyResultSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SerologyResult
+        fields = ["test", "result", "sampled_on"]
+        extra_kwargs = described(
+            test="Screening test (marker).",
+            result="Result of the test.",
+            sampled_on="Date the sample was taken.",
+        )
+
+
+class ProcurementSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Procurement
+        fields = ["procured_on", "site", "lipoaspirate_volume_ml", "fat_weight_g", "performed_by"]
+        extra_kwargs = described(
+            procured_on="Date of the liposuction.",
+            lipoaspirate_volume_ml="Volume of lipoaspirate collected (ml).",
+            fat_weight_g="Weight of fat obtained (g).",
+        )
+
+
+class DonorSerializer(serializers.ModelSerializer):
+    serology = SerologyResultSerializer(
+        many=True, read_only=True, help_text="Dated donor screening results."
+    )
+    procurements = ProcurementSerializer(
+        many=True, read_only=True, help_text="Tissue procurements from this donor."
+    )
+
+    class Meta:
+        model = Donor
+        fields = [
+            "code",
+            "age_at_donation",
+            "sex",
+            "has_comorbidities",
+            "has_concomitant_treatments",
+            "consent_for_clinical_use",
+            "consent_signed_on",
+            "created_at",
+            "serology",
+            "procurements",
+        ]
+        extra_kwargs = described(
+            age_at_donation="Age in years at donation (eligible donors are younger than 50).",
+            sex="Sex of the donor.",
+            has_comorbidities="Whether the donor has comorbidities (makes them ineligible).",
+            has_concomitant_treatments="Whether the donor takes concomitant treatments.",
+            consent_signed_on="Date the consent for clinical use was signed.",
+            created_at="When the donor was registered.",
+        )
+
+
+class SpecificationItemSerializer(serializers.ModelSerializer):
+    specification = serializers.CharField(
+        source="specification.__str__",
+        read_only=True,
+        help_text="Specification code and version, e.g. 'AT-MSC-REL v2'.",
+    )
+    criterion = serializers.CharField(
+        read_only=True, help_text="The acceptance criterion in words, e.g. '≥ 95 %'."
+    )
+
+    class Meta:
+        model = SpecificationItem
+        fields = [
+            "specification",
+            "category",
+            "parameter",
+            "kind",
+            "lower_limit",
+            "upper_limit",
+            "expected_result",
+            "unit",
+            "required",
+            "criterion",
+        ]
+        extra_kwargs = described(
+            category="Kind of release test.",
+            kind="How the result is judged: min, max or expected.",
+            lower_limit="Lowest acceptable value (kind 'min').",
+            upper_limit="Highest acceptable value (kind 'max').",
+            expected_result="Required text result (kind 'expected').",
+            unit="Unit of the limits and results.",
+            required="Whether release needs this check to pass.",
+        )
+
+
+class BatchCheckSerializer(serializers.ModelSerializer):
+    """A release check as shown inside its batch."""
+
+    item = SpecificationItemSerializer(read_only=True, help_text="The specification item.")
+
+    class Meta:
+        model = ReleaseCheck
+        fields = [
+            "id",
+            "item",
+            "result_value",
+            "result_text",
+            "tested_on",
+            "passed",
+            "recorded_at",
+        ]
+        extra_kwargs = described(
+            id="Identifier of the release check.",
+            result_value="Numeric result, in the item's unit.",
+            result_text="Text result (e.g. 'normal').",
+            tested_on="Date of the test.",
+            passed="Computed from the result and the limit; never typed.",
+            recorded_at="When the result was recorded.",
+        )
+
+
+class ReleaseCheckSerializer(BatchCheckSerializer):
+    batch = serializers.CharField(source="batch.code", read_only=True, help_text=BATCH_CODE_HELP)
+
+    class Meta(BatchCheckSerializer.Meta):
+        fields = ["id", "batch", *BatchCheckSerializer.Meta.fields[1:]]
+
+
+class SignatureSerializer(serializers.ModelSerializer):
+    signer = serializers.CharField(
+        source="signer.username", read_only=True, help_text="Username of the signer."
+    )
+
+    class Meta:
+        model = Signature
+        fields = ["meaning", "signer", "printed_name", "signed_at", "content_hash", "comment"]
+        extra_kwargs = described(
+            meaning="What the signature means (released, rejected, ...).",
+            printed_name="Printed name of the signer at the time of signing.",
+            signed_at="When the signature was made.",
+            comment="Comment entered with the signature.",
+        )
+
+
+class BatchListSerializer(serializers.ListSerializer):
+    """Loads the release signatures of every batch on a page (or CSV chunk) in one query."""
+
+    def to_representation(self, data):
+        batches = list(data.all() if hasattr(data, "all") else data)
+        attach_release_signatures(batches)
+        return super().to_representation(batches)
+
+
+def attach_release_signatures(batches) -> None:
+    by_id = {str(batch.pk): batch for batch in batches}
+    for batch in batches:
+        batch._release_signature = None
+    signatures = (
+        Signature.objects.filter(
+            object_type=Batch._meta.label_lower,
+            object_id__in=list(by_id),
+            meaning__in=[Signature.Meaning.RELEASED, Signature.Meaning.REJECTED],
+        )
+        .select_related("signer")
+        .order_by("signed_at", "id")
+    )
+    for signature in signatures:
+        # Ordered by time: the latest decision wins.
+        by_id[signature.object_id]._release_signature = signature
+
+
+class BatchSerializer(serializers.ModelSerializer):
+    code = serializers.CharField(read_only=True, help_text=BATCH_CODE_HELP)
+    donor = serializers.CharField(source="donor.code", read_only=True, help_text="Donor code.")
+    facility = FacilitySerializer(read_only=True, help_text="Facility that made the batch.")
+    procurement = ProcurementSerializer(read_only=True, help_text="Source tissue procurement.")
+    specification = serializers.CharField(
+        source="specification.__str__",
+        read_only=True,
+        help_text="Release specification (code and version) the batch is judged against.",
+    )
+    checks = BatchCheckSerializer(
+        many=True, read_only=True, help_text="Release checks with their limits and pass/fail."
+    )
+    release_signature = serializers.SerializerMethodField(
+        help_text="The QP's latest release or rejection signature; null before a decision."
+    )
+
+    class Meta:
+        model = Batch
+        list_serializer_class = BatchListSerializer
+        fields = [
+            "code",
+            "din",
+            "din_check",
+            "status",
+            "status_changed_at",
+            "donor",
+            "facility",
+            "procurement",
+            "impd_reference",
+            "specification",
+            "population_doublings",
+            "passages",
+            "cryopreserved_on",
+            "expires_on",
+            "viability_pct",
+            "created_at",
+            "checks",
+            "release_signature",
+        ]
+        extra_kwargs = described(
+            din_check="ISO 7064 mod 37-2 check character of the DIN.",
+            status="Batch status.",
+            status_changed_at="When the status last changed.",
+            impd_reference="Investigational medicinal product dossier reference.",
+            population_doublings="Population doublings (release needs fewer than 20).",
+            passages="Passages (release needs fewer than 2).",
+            cryopreserved_on="Date of cryopreservation.",
+            expires_on="Expiry date of the batch.",
+            viability_pct="Cell viability before cryopreservation (%).",
+            created_at="When the batch was recorded.",
+        )
+
+    @extend_schema_field(SignatureSerializer(allow_null=True))
+    def get_release_signature(self, batch):
+        if not hasattr(batch, "_release_signature"):
+            attach_release_signatures([batch])
+        signature = batch._release_signature
+        return SignatureSerializer(signature).data if signature else None
+
+
+class BagSerializer(serializers.ModelSerializer):
+    batch = serializers.CharField(source="batch.code", read_only=True, help_text=BATCH_CODE_HELP)
+    batch_status = serializers.CharField(
+        source="batch.status", read_only=True, help_text="Status of the bag's batch."
+    )
+    donor = serializers.CharField(
+        source="batch.donor.code", read_only=True, help_text="Donor code of the bag's batch."
+    )
+    location = serializers.CharField(
+        source="location.__str__",
+        read_only=True,
+        allow_null=True,
+        help_text="Storage position tank/rack/box/position; null once out of storage.",
+    )
+
+    class Meta:
+        model = Bag
+        fields = [
+            "code",
+            "batch",
+            "batch_status",
+            "donor",
+            "product_code",
+            "division",
+            "nominal_cells",
+            "volume_ml",
+            "location",
+            "status",
+            "discard_reason",
+            "created_at",
+        ]
+        extra_kwargs = described(
+            code="Bag code: batch code, product code and division (ISBT 128 style).",
+            status="Bag status.",
+            volume_ml="Volume of the bag (ml).",
+            discard_reason="Why the bag was discarded.",
+            created_at="When the bag was recorded.",
+        )
+
+
+class BagEventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(
+        source="actor.username",
+        read_only=True,
+        allow_null=True,
+        help_text="Username of who made the transition; null for the system.",
+    )
+
+    class Meta:
+        model = BagEvent
+        fields = ["occurred_at", "from_status", "to_status", "actor", "location", "note"]
+        extra_kwargs = described(
+            occurred_at="When the transition happened.",
+            from_status="Status before (empty for the first event).",
+            to_status="Status after.",
+            location="Where it happened (storage position, ward, ...).",
+            note="Free-text note.",
+        )
+
+
+def batch_queryset():
+    return Batch.objects.select_related(
+        "donor", "facility", "procurement", "specification"
+    ).prefetch_related(
+        Prefetch(
+            "checks",
+            queryset=ReleaseCheck.objects.select_related("item", "item__specification").order_by(
+                "item__category", "item__parameter", "id"
+            ),
+        )
+    )
+
+
+def bag_queryset():
+    return Bag.objects.select_related("batch", "batch__donor", "location")
+
+
+class DonorViewSet(AuditorViewSet):
+    """Donors, by pseudonymous code, with their serology and procurements."""
+
+    queryset = Donor.objects.prefetch_related("serology", "procurements")
+    serializer_class = DonorSerializer
+    filterset_class = DonorFilterSet
+    lookup_field = "code"
+    ordering = ["code"]
+    ordering_fields = ["code", "created_at"]
+    csv_filename = "donors"
+
+
+class BatchViewSet(AuditorViewSet):
+    """GMP batches with their release checks, limits, pass/fail and release signature."""
+
+    queryset = batch_queryset()
+    serializer_class = BatchSerializer
+    filterset_class = BatchFilterSet
+    lookup_field = "code"
+    lookup_value_regex = "[A-Za-z0-9*]+"
+    ordering = ["din"]
+    ordering_fields = ["din", "created_at", "expires_on", "cryopreserved_on"]
+    csv_filename = "batches"
+
+    def get_object(self):
+        # The code is the DIN followed by its check character; both must match.
+        code = self.kwargs["code"]
+        if len(code) != 14:
+            raise Http404("No batch with this code: a batch code is 14 characters.")
+        obj = get_object_or_404(self.get_queryset(), **batch_code_q("", code))
+        self.check_object_permissions(self.request, obj)
+        return obj
+
+
+class BagViewSet(AuditorViewSet):
+    """Bags, by code (ISBT 128 style), with their batch, donor and storage position."""
+
+    queryset = bag_queryset()
+    serializer_class = BagSerializer
+    filterset_class = BagFilterSet
+    lookup_field = "code"
+    ordering = ["code"]
+    ordering_fields = ["code", "created_at"]
+    csv_filename = "bags"
+
+
+class ReleaseCheckViewSet(AuditorViewSet):
+    """Release checks: each result against its specification item, with pass/fail."""
+
+    queryset = ReleaseCheck.objects.select_related("batch", "item", "item__specification")
+    serializer_class = ReleaseCheckSerializer
+    filterset_class = ReleaseCheckFilterSet
+    ordering = ["id"]
+    ordering_fields = ["id", "tested_on", "recorded_at"]
+    csv_filename = "release-checks"

@@ -1,0 +1,19 @@
+"""Refusals of production operations, each with a message a user can act on."""
+
+from core.exceptions import DomainError
+
+
+class BatchError(DomainError):
+    """A production rule refused an operation on a donor, batch or bag."""
+
+
+class BagTransitionError(BatchError):
+    """A bag was asked to move to a status its current status does not lead to."""
+
+
+class ReleaseError(BatchError):
+    """A batch cannot be released: `messages` lists every failing rule."""
+
+
+class BagCreationError(BatchError):
+    """Bags could not be created for a batch (state, count or storage)."""

@@ -1,0 +1,402 @@
+"""Every state change of a production record: the only writer of batches and bags.
+
+Each function runs in one transaction, locks the rows it changes, opens an
+`audit_context` naming the actor (and the reason, where one is needed), and raises a
+`BatchError` subclass with a message the user can act on.
+"""
+
+from __future__ import annotations
+
+import datetime
+import string
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from audit.context import audit_context
+from audit.models import Signature
+from audit.signatures import SignatureError, sign
+from batches.exceptions import BagCreationError, BagTransitionError, BatchError, ReleaseError
+from batches.models import Bag, BagEvent, Batch, ReleaseCheck, SpecificationItem, StorageLocation
+from batches.rules import release_failures
+
+S = Bag.Status
+
+# The chain of custody of a bag: which status may follow which.
+BAG_TRANSITIONS: dict[str, frozenset[str]] = {
+    S.QUARANTINE: frozenset({S.AVAILABLE, S.DISCARDED}),
+    S.AVAILABLE: frozenset({S.RESERVED, S.DISCARDED, S.EXPIRED}),
+    S.RESERVED: frozenset({S.AVAILABLE, S.THAWED, S.IN_REFRESH, S.DISCARDED}),
+    S.THAWED: frozenset({S.DISPENSED, S.DISCARDED}),
+    S.IN_REFRESH: frozenset({S.DISPENSED, S.DISCARDED}),
+    S.DISPENSED: frozenset({S.INFUSED, S.DISCARDED}),
+    S.INFUSED: frozenset(),
+    S.DISCARDED: frozenset(),
+    S.EXPIRED: frozenset(),
+}
+
+# The demo ISBT 128 product code: S + an invented 4-digit description code + V
+# (volunteer allogeneic) + 00 (no division in the product code itself).
+DEFAULT_PRODUCT_CODE = "S0412V00"
+
+# Leaving the liquid-nitrogen tank frees the storage position.
+LEAVES_STORAGE = frozenset({S.THAWED, S.IN_REFRESH, S.DISCARDED})
+
+
+def _label(status: str) -> str:
+    return str(S(status).label).lower()
+
+
+@transaction.atomic
+def move_bag(
+    bag: Bag,
+    to_status: str,
+    *,
+    actor: AbstractBaseUser | None,
+    note: str = "",
+    reason: str = "",
+) -> Bag:
+    """Move one bag along its chain of custody and record the custody event.
+
+    Guarantees: the bag row is locked; the transition is one of `BAG_TRANSITIONS`;
+    a discard carries a written reason (stored in `discard_reason`); a bag leaving the
+    tank (thawed, in refresh culture, discarded) frees its storage position; the bag is
+    saved with the audit action `bag_<status>` and a `BagEvent` records from, to, when,
+    who, where (the position before the move) and the note. Returns the updated bag.
+
+    The audit reason is `reason`, else `note`, else the transition itself: a custody step
+    made through this service is the documented path, so a bag already dispensed may be
+    marked infused without a separate correction reason.
+    """
+    try:
+        to_status = S(to_status)
+    except ValueError:
+        raise BagTransitionError(f"'{to_status}' is not a bag status.") from None
+    locked = Bag.objects.select_for_update(of=("self",)).select_related("location").get(pk=bag.pk)
+    from_status = S(locked.status)
+    if to_status not in BAG_TRANSITIONS[from_status]:
+        allowed = ", ".join(sorted(_label(s) for s in BAG_TRANSITIONS[from_status])) or "none"
+        raise BagTransitionError(
+            f"Bag {locked.code} is {_label(from_status)}: it cannot become "
+            f"{_label(to_status)} (allowed next: {allowed})."
+        )
+    if to_status == S.DISCARDED:
+        if not reason.strip():
+            raise BagTransitionError(f"Bag {locked.code}: give the reason for discarding it.")
+        locked.discard_reason = reason.strip()
+    where = str(locked.location) if locked.location_id else ""
+    locked.status = to_status
+    if to_status in LEAVES_STORAGE:
+        locked.location = None
+    audit_reason = reason.strip() or note.strip() or f"bag {from_status} → {to_status}"
+    with audit_context(actor=actor, reason=audit_reason):
+        locked.full_clean()
+        locked.save(audit_action=f"bag_{to_status}")
+        BagEvent.objects.create(
+            bag=locked,
+            from_status=from_status,
+            to_status=to_status,
+            occurred_at=timezone.now(),
+            actor=actor,
+            location=where,
+            note=note,
+        )
+    return locked
+
+
+def _validation_messages(error: ValidationError) -> list[str]:
+    if hasattr(error, "message_dict"):
+        return [f"{field}: {msg}" for field, msgs in error.message_dict.items() for msg in msgs]
+    return list(error.messages)
+
+
+def _lock_batch(batch: Batch) -> Batch:
+    return (
+        Batch.objects.select_for_update()
+        .select_related("donor", "procurement", "facility", "specification")
+        .get(pk=batch.pk)
+    )
+
+
+@transaction.atomic
+def record_check(
+    batch: Batch,
+    item: SpecificationItem,
+    *,
+    actor: AbstractBaseUser | None,
+    tested_on: datetime.date,
+    value: Decimal | int | str | None = None,
+    text: str = "",
+    reason: str = "",
+) -> ReleaseCheck:
+    """Record (or re-record) the result of one specification item for a batch.
+
+    Pass/fail is computed by the check itself from the specification. A batch that the
+    QP has released or rejected takes a result only as a correction with a written
+    reason, which the audit event carries.
+    """
+    batch = _lock_batch(batch)
+    if batch.is_locked and not reason.strip():
+        raise BatchError(
+            f"Batch {batch.code} is {batch.get_status_display().lower()}: a result is a "
+            "correction and needs a written reason."
+        )
+    check = ReleaseCheck.objects.filter(batch=batch, item=item).select_for_update().first()
+    if check is None:
+        check = ReleaseCheck(batch=batch, item=item)
+    check.result_value = Decimal(str(value)) if value not in (None, "") else None
+    check.result_text = text or ""
+    check.tested_on = tested_on
+    try:
+        check.full_clean(exclude=["passed"], validate_unique=False)
+    except ValidationError as error:
+        raise BatchError(_validation_messages(error)) from None
+    with audit_context(actor=actor, reason=reason.strip()):
+        check.save()
+    return check
+
+
+# ISBT 128 division codes: first level A–Z, second level 0 then a–z.
+DIVISIONS = [
+    first + second for second in "0" + string.ascii_lowercase for first in string.ascii_uppercase
+]
+BOX_POSITIONS = 25
+
+
+def _free_positions(tank: str, rack: str, box: str, count: int) -> list[StorageLocation]:
+    """`count` free positions of one box, numbered 1..BOX_POSITIONS, created as needed."""
+    existing = {
+        loc.position: loc
+        for loc in StorageLocation.objects.filter(
+            tank=tank, rack=rack, box=box
+        ).select_for_update()
+    }
+    occupied = set(
+        Bag.objects.filter(location__in=list(existing.values())).values_list(
+            "location__position", flat=True
+        )
+    )
+    chosen, to_create = [], []
+    for number in range(1, BOX_POSITIONS + 1):
+        position = str(number)
+        if position in occupied:
+            continue
+        if position in existing:
+            chosen.append(existing[position])
+        else:
+            new = StorageLocation(tank=tank, rack=rack, box=box, position=position)
+            chosen.append(new)
+            to_create.append(new)
+        if len(chosen) == count:
+            break
+    if len(chosen) < count:
+        raise BagCreationError(
+            f"Box {tank}/{rack}/{box} has only {len(chosen)} free positions for {count} "
+            "bags: choose another box."
+        )
+    StorageLocation.objects.bulk_create(to_create)
+    return chosen
+
+
+@transaction.atomic
+def create_bags(
+    batch: Batch,
+    *,
+    actor: AbstractBaseUser | None,
+    count: int,
+    nominal_cells: int,
+    volume_ml: Decimal,
+    product_code: str,
+    tank: str,
+    rack: str,
+    box: str,
+) -> list[Bag]:
+    """Create `count` quarantined bags of a batch in free positions of one storage box.
+
+    Divisions continue after the batch's existing bags of that product code (A0, B0, …).
+    Each bag is validated (50–75 ×10⁶ cells, volume), inserted in one statement with one
+    audit event per bag, and gets its first custody event ("created in quarantine").
+    """
+    batch = _lock_batch(batch)
+    if batch.status not in (Batch.Status.IN_PRODUCTION, Batch.Status.QUARANTINE):
+        raise BagCreationError(
+            f"Batch {batch.code} is {batch.get_status_display().lower()}: bags are created "
+            "only while the batch is in production or quarantine."
+        )
+    if not 1 <= count <= BOX_POSITIONS:
+        raise BagCreationError(f"Create between 1 and {BOX_POSITIONS} bags at a time.")
+    product_code = product_code.strip().upper()
+    used = set(
+        Bag.objects.filter(batch=batch, product_code=product_code).values_list(
+            "division", flat=True
+        )
+    )
+    divisions = [d for d in DIVISIONS if d not in used][:count]
+    if len(divisions) < count:
+        raise BagCreationError(f"Batch {batch.code} has no division codes left.")
+    with audit_context(actor=actor, reason=f"{count} bags created for batch {batch.code}"):
+        positions = _free_positions(tank.strip(), rack.strip(), box.strip(), count)
+        bags = []
+        for division, location in zip(divisions, positions, strict=True):
+            bag = Bag(
+                batch=batch,
+                product_code=product_code,
+                division=division,
+                nominal_cells=nominal_cells,
+                volume_ml=Decimal(str(volume_ml)),
+                location=location,
+                status=Bag.Status.QUARANTINE,
+            )
+            bag.code = f"{batch.code}-{product_code}-{division}"
+            try:
+                bag.full_clean(
+                    exclude=["location"], validate_unique=False, validate_constraints=False
+                )
+            except ValidationError as error:
+                raise BagCreationError(_validation_messages(error)) from None
+            bags.append(bag)
+        bags = Bag.objects.bulk_create(bags)
+        now = timezone.now()
+        BagEvent.objects.bulk_create(
+            [
+                BagEvent(
+                    bag=bag,
+                    from_status="",
+                    to_status=Bag.Status.QUARANTINE,
+                    occurred_at=now,
+                    actor=actor,
+                    location=str(bag.location),
+                    note="created in quarantine",
+                )
+                for bag in bags
+            ]
+        )
+    return bags
+
+
+@transaction.atomic
+def submit_for_release(batch: Batch, *, actor: AbstractBaseUser | None) -> Batch:
+    """Production hands a batch to the QP: in production → quarantine."""
+    batch = _lock_batch(batch)
+    if batch.status != Batch.Status.IN_PRODUCTION:
+        raise BatchError(
+            f"Batch {batch.code} is {batch.get_status_display().lower()}: only a batch in "
+            "production can be submitted for release."
+        )
+    batch.status = Batch.Status.QUARANTINE
+    batch.status_changed_at = timezone.now()
+    with audit_context(actor=actor, reason="submitted for QP release"):
+        batch.save(audit_action="submit_for_release")
+    return batch
+
+
+def _require_qp(actor, batch: Batch) -> None:
+    if actor is None or not actor.is_active or not actor.has_perm("batches.release_batch"):
+        raise SignatureError(
+            f"Batch {batch.code}: only a Qualified Person may release or reject a batch."
+        )
+
+
+@transaction.atomic
+def release_batch(
+    batch: Batch, *, actor: AbstractBaseUser, password: str, comment: str = ""
+) -> Batch:
+    """The QP's release: every rule checked, then an electronic signature, then release.
+
+    Refuses with every failing rule at once (ReleaseError, see `release_failures`), and
+    refuses a wrong password (SignatureError); either way nothing changes. On success the
+    signature (meaning "released") is bound to `batch.signature_content()`, the batch is
+    released and each quarantined bag becomes available with its custody event.
+    """
+    _require_qp(actor, batch)
+    batch = _lock_batch(batch)
+    failures = release_failures(batch)
+    if failures:
+        raise ReleaseError(failures)
+    with audit_context(actor=actor, reason=comment.strip() or "QP release"):
+        sign(
+            signer=actor,
+            password=password,
+            meaning=Signature.Meaning.RELEASED,
+            object_type=batch._meta.label_lower,
+            object_id=batch.pk,
+            object_repr=batch.code,
+            content=batch.signature_content(),
+            comment=comment,
+        )
+        batch.status = Batch.Status.RELEASED
+        batch.status_changed_at = timezone.now()
+        batch.save(audit_action="release")
+    for bag in batch.bags.filter(status=Bag.Status.QUARANTINE).order_by("code"):
+        move_bag(bag, Bag.Status.AVAILABLE, actor=actor, note=f"batch {batch.code} released")
+    return batch
+
+
+@transaction.atomic
+def reject_batch(batch: Batch, *, actor: AbstractBaseUser, password: str, reason: str) -> Batch:
+    """The QP's rejection, signed like a release; every bag not yet discarded is discarded.
+
+    Needs a written reason (kept on the signature, the audit events and each bag).
+    """
+    _require_qp(actor, batch)
+    batch = _lock_batch(batch)
+    if not reason.strip():
+        raise ReleaseError(f"Batch {batch.code}: give the reason for rejecting it.")
+    if batch.status not in (Batch.Status.IN_PRODUCTION, Batch.Status.QUARANTINE):
+        raise ReleaseError(
+            f"Batch {batch.code} is {batch.get_status_display().lower()}: only a batch in "
+            "production or quarantine can be rejected."
+        )
+    reason = reason.strip()
+    with audit_context(actor=actor, reason=reason):
+        sign(
+            signer=actor,
+            password=password,
+            meaning=Signature.Meaning.REJECTED,
+            object_type=batch._meta.label_lower,
+            object_id=batch.pk,
+            object_repr=batch.code,
+            content=batch.signature_content(),
+            comment=reason,
+        )
+        batch.status = Batch.Status.REJECTED
+        batch.status_changed_at = timezone.now()
+        batch.save(audit_action="reject")
+    for bag in batch.bags.exclude(status=Bag.Status.DISCARDED).order_by("code"):
+        move_bag(
+            bag,
+            Bag.Status.DISCARDED,
+            actor=actor,
+            reason=f"batch {batch.code} rejected: {reason}",
+        )
+    return batch
+
+
+@transaction.atomic
+def correct_batch(batch: Batch, *, actor: AbstractBaseUser, reason: str, **changes) -> Batch:
+    """Correct the GMP data of a batch; a released or rejected batch needs a reason.
+
+    Only `Batch.CORRECTABLE_FIELDS` may change. The audit event carries the reason, and
+    the QP signature of a released batch stops matching once its content differs.
+    """
+    batch = _lock_batch(batch)
+    unknown = set(changes) - set(Batch.CORRECTABLE_FIELDS)
+    if unknown:
+        raise BatchError(f"These fields cannot be corrected: {', '.join(sorted(unknown))}.")
+    if batch.is_locked and not reason.strip():
+        raise BatchError(
+            f"Batch {batch.code} is {batch.get_status_display().lower()}: a correction "
+            "needs a written reason."
+        )
+    for field, value in changes.items():
+        setattr(batch, field, value)
+    try:
+        batch.full_clean(validate_unique=False)
+    except ValidationError as error:
+        raise BatchError(_validation_messages(error)) from None
+    with audit_context(actor=actor, reason=reason.strip()):
+        batch.save(audit_action="correct" if batch.is_locked else "update")
+    return batch

@@ -1,0 +1,425 @@
+"""The production admin: production staff record, the QP signs, the trail names them."""
+
+import datetime
+
+import pytest
+from django.contrib.auth.models import Group
+from django.contrib.messages import get_messages
+from django.core.management import call_command
+from django.urls import reverse
+
+from audit.models import AuditEvent, Signature
+from batches.models import Bag, Batch, Donor
+from batches.roles import ROLE_PERMISSIONS
+from tests.factories import (
+    BatchFactory,
+    FacilityFactory,
+    ProcurementFactory,
+    ReleaseSpecificationFactory,
+    SpecificationItemFactory,
+    make_release_ready_batch,
+)
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "admin:batches_batch_changelist"
+
+
+def login(client, user, password):
+    assert client.login(username=user.username, password=password)
+    return client
+
+
+def messages_of(response):
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def management(prefix, total=0, initial=0):
+    return {
+        f"{prefix}-TOTAL_FORMS": str(total),
+        f"{prefix}-INITIAL_FORMS": str(initial),
+        f"{prefix}-MIN_NUM_FORMS": "0",
+        f"{prefix}-MAX_NUM_FORMS": "1000",
+    }
+
+
+def test_production_user_creates_donor_with_serology_attributed_on_trail(
+    client, production_user, password
+):
+    login(client, production_user, password)
+    data = {
+        "code": "ATD-900",
+        "age_at_donation": "37",
+        "sex": "F",
+        "consent_for_clinical_use": "on",
+        "consent_signed_on": "2026-03-01",
+        "change_reason": "",
+        **management("serology", total=1),
+        "serology-0-test": "HIV",
+        "serology-0-result": "negative",
+        "serology-0-sampled_on": "2026-03-02",
+        **management("procurements", total=1),
+        "procurements-0-procured_on": "2026-03-02",
+        "procurements-0-site": "Hospital X, Plastic Surgery",
+        "procurements-0-lipoaspirate_volume_ml": "100",
+        "procurements-0-fat_weight_g": "50",
+        "procurements-0-performed_by": "S-1",
+    }
+    response = client.post(reverse("admin:batches_donor_add"), data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    donor = Donor.objects.get(code="ATD-900")
+    for obj_type in ["batches.donor", "batches.serologyresult", "batches.procurement"]:
+        event = AuditEvent.objects.filter(object_type=obj_type, action="create").get()
+        assert event.actor == production_user
+        assert event.origin == "admin"
+
+    page = client.get(reverse("admin:batches_donor_change", args=[donor.pk]))
+    content = page.content.decode()
+    # Eligibility criterion by criterion: HIV is on file, HBsAg is missing.
+    assert "Negative, sampled 2026-03-02." in content
+    assert "Serology HBV (HBsAg)" in content
+    assert "missing" in content
+
+
+def test_production_user_creates_batch_then_bags_through_the_action(
+    client, production_user, password
+):
+    facility = FacilityFactory(fin="ESXYZ")
+    procurement = ProcurementFactory()
+    spec = ReleaseSpecificationFactory()
+    login(client, production_user, password)
+    data = {
+        "din": "ESXYZ26000007",
+        "donor": procurement.donor.pk,
+        "procurement": procurement.pk,
+        "facility": facility.pk,
+        "impd_reference": "PEI-15-103",
+        "specification": spec.pk,
+        "population_doublings": "12",
+        "passages": "1",
+        "cryopreserved_on": "2026-04-01",
+        "expires_on": "2028-04-01",
+        "viability_pct": "91",
+        "change_reason": "",
+        **management("checks"),
+        **management("bags"),
+    }
+    response = client.post(reverse("admin:batches_batch_add"), data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    batch = Batch.objects.get(din="ESXYZ26000007")
+    assert batch.status == Batch.Status.IN_PRODUCTION
+    assert AuditEvent.objects.get(object_type="batches.batch").actor == production_user
+
+    action = {"action": "create_bags_action", "_selected_action": [batch.pk]}
+    page = client.post(reverse(CHANGELIST), action)
+    assert page.status_code == 200
+    assert "Create bags for batch" in page.content.decode()
+
+    response = client.post(
+        reverse(CHANGELIST),
+        {
+            **action,
+            "apply": "1",
+            "count": "4",
+            "nominal_cells": "60000000",
+            "volume_ml": "20",
+            "product_code": "S0412V00",
+            "tank": "LN2-1",
+            "rack": "R1",
+            "box": "B1",
+        },
+    )
+    assert response.status_code == 302
+    assert batch.bags.count() == 4
+    assert AuditEvent.objects.filter(object_type="batches.bag", actor=production_user).count() == 4
+
+
+def test_create_bags_action_shows_cell_count_error_on_the_form(client, production_user, password):
+    batch = BatchFactory(status=Batch.Status.IN_PRODUCTION)
+    login(client, production_user, password)
+    response = client.post(
+        reverse(CHANGELIST),
+        {
+            "action": "create_bags_action",
+            "_selected_action": [batch.pk],
+            "apply": "1",
+            "count": "2",
+            "nominal_cells": "80000000",
+            "volume_ml": "20",
+            "product_code": "S0412V00",
+            "tank": "LN2-1",
+            "rack": "R1",
+            "box": "B1",
+        },
+    )
+    assert response.status_code == 200
+    assert "75000000" in response.content.decode()
+    assert not batch.bags.exists()
+
+
+def test_submit_for_release_action(client, production_user, password):
+    batch = BatchFactory(status=Batch.Status.IN_PRODUCTION)
+    login(client, production_user, password)
+    client.post(
+        reverse(CHANGELIST),
+        {"action": "submit_for_release_action", "_selected_action": [batch.pk]},
+    )
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.QUARANTINE
+
+
+def release_post(client, batch, password, **extra):
+    return client.post(
+        reverse(CHANGELIST),
+        {
+            "action": "release_action",
+            "_selected_action": [batch.pk],
+            "apply": "1",
+            "password": password,
+            **extra,
+        },
+    )
+
+
+def test_qp_releases_through_the_action_with_the_password(client, qp_user, password):
+    batch = make_release_ready_batch()
+    login(client, qp_user, password)
+    page = client.post(
+        reverse(CHANGELIST), {"action": "release_action", "_selected_action": [batch.pk]}
+    )
+    assert "Ready for release" in page.content.decode()
+    assert "Quinn Person" in page.content.decode()
+
+    response = release_post(client, batch, password, comment="in spec")
+    assert response.status_code == 302
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.RELEASED
+    assert Signature.objects.get().signer == qp_user
+    assert any("released and signed" in m for m in messages_of(response))
+    assert set(batch.bags.values_list("status", flat=True)) == {Bag.Status.AVAILABLE}
+
+
+def test_wrong_password_is_refused_on_the_signing_page(client, qp_user, password):
+    batch = make_release_ready_batch()
+    login(client, qp_user, password)
+    response = release_post(client, batch, "not-my-password")
+    assert response.status_code == 200
+    assert "The password is not correct" in response.content.decode()
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.QUARANTINE
+    assert not Signature.objects.exists()
+
+
+def test_failing_batch_shows_each_reason_as_an_error_message(client, qp_user, password):
+    batch = make_release_ready_batch(passages=2)
+    SpecificationItemFactory(specification=batch.specification, parameter="CD90")
+    login(client, qp_user, password)
+    response = release_post(client, batch, password)
+    texts = messages_of(response)
+    assert f"Batch {batch.code} cannot be released: Passages 2: must be fewer than 2." in texts
+    assert any("CD90" in t and "no result recorded" in t for t in texts)
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.QUARANTINE
+
+
+def test_production_user_cannot_release(client, production_user, password):
+    batch = make_release_ready_batch()
+    login(client, production_user, password)
+    release_post(client, batch, password)
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.QUARANTINE
+
+
+def test_qp_rejects_with_reason_through_the_action(client, qp_user, password):
+    batch = make_release_ready_batch()
+    login(client, qp_user, password)
+    response = client.post(
+        reverse(CHANGELIST),
+        {
+            "action": "reject_action",
+            "_selected_action": [batch.pk],
+            "apply": "1",
+            "password": password,
+            "reason": "mycoplasma detected",
+        },
+    )
+    assert response.status_code == 302
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.REJECTED
+    assert set(batch.bags.values_list("status", flat=True)) == {Bag.Status.DISCARDED}
+
+
+@pytest.fixture
+def released_batch(qp_user, password):
+    from batches.services import release_batch
+
+    return release_batch(make_release_ready_batch(), actor=qp_user, password=password)
+
+
+def batch_form_data(batch, **changes):
+    data = {
+        "impd_reference": batch.impd_reference,
+        "population_doublings": str(batch.population_doublings),
+        "passages": str(batch.passages),
+        "cryopreserved_on": str(batch.cryopreserved_on),
+        "expires_on": str(batch.expires_on),
+        "viability_pct": str(batch.viability_pct),
+        **management("checks", total=batch.checks.count(), initial=batch.checks.count()),
+        **management("bags", total=batch.bags.count(), initial=batch.bags.count()),
+    }
+    for i, check in enumerate(batch.checks.order_by("item")):
+        data.update(
+            {
+                f"checks-{i}-id": str(check.pk),
+                f"checks-{i}-batch": str(batch.pk),
+                f"checks-{i}-item": str(check.item_id),
+                f"checks-{i}-result_value": ""
+                if check.result_value is None
+                else str(check.result_value),
+                f"checks-{i}-result_text": check.result_text,
+                f"checks-{i}-tested_on": str(check.tested_on),
+            }
+        )
+    for i, bag in enumerate(batch.bags.all()):
+        data[f"bags-{i}-id"] = str(bag.pk)
+        data[f"bags-{i}-batch"] = str(batch.pk)
+    data.update(changes)
+    return data
+
+
+def test_released_batch_is_read_only(client, production_user, password, released_batch):
+    login(client, production_user, password)
+    url = reverse("admin:batches_batch_change", args=[released_batch.pk])
+    page = client.get(url)
+    content = page.content.decode()
+    assert 'name="_save"' not in content
+    assert "Make a correction" in content
+    response = client.post(url, batch_form_data(released_batch, passages="0"))
+    assert response.status_code == 403
+    released_batch.refresh_from_db()
+    assert released_batch.passages == 1
+
+
+def test_correction_of_released_batch_needs_a_reason_and_breaks_the_signature_match(
+    client, production_user, password, released_batch
+):
+    login(client, production_user, password)
+    url = reverse("admin:batches_batch_change", args=[released_batch.pk]) + "?correct=1"
+    page = client.get(url)
+    assert "✔ matches the current record" in page.content.decode()
+
+    response = client.post(url, batch_form_data(released_batch, passages="0", change_reason=""))
+    assert response.status_code == 200
+    assert "This field is required" in response.content.decode()
+    released_batch.refresh_from_db()
+    assert released_batch.passages == 1
+
+    response = client.post(
+        url, batch_form_data(released_batch, passages="0", change_reason="typo in batch record")
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    released_batch.refresh_from_db()
+    assert released_batch.passages == 0
+    event = AuditEvent.objects.filter(object_type="batches.batch", action="correct").get()
+    assert (event.actor, event.reason) == (production_user, "typo in batch record")
+
+    page = client.get(reverse("admin:batches_batch_change", args=[released_batch.pk]))
+    assert "no longer matches the current record" in page.content.decode()
+
+
+def test_audit_history_page_shows_admin_user_and_reason(
+    client, production_user, password, released_batch
+):
+    login(client, production_user, password)
+    history = client.get(reverse("admin:batches_batch_history", args=[released_batch.pk]))
+    content = history.content.decode()
+    assert "release" in content
+    assert "qp1" in content
+
+
+def test_batch_list_query_count_does_not_grow_with_batches(
+    client, production_user, password, django_assert_max_num_queries
+):
+    for _ in range(15):
+        BatchFactory()
+    login(client, production_user, password)
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse(CHANGELIST))
+    assert response.status_code == 200
+
+
+def test_bag_list_query_count(client, production_user, password, django_assert_max_num_queries):
+    make_release_ready_batch(bags=15)
+    login(client, production_user, password)
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("admin:batches_bag_changelist"))
+    assert response.status_code == 200
+
+
+def test_donor_list_query_count(client, production_user, password, django_assert_max_num_queries):
+    for _ in range(5):
+        make_release_ready_batch(bags=0)
+    login(client, production_user, password)
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("admin:batches_donor_changelist"))
+    assert response.status_code == 200
+
+
+def test_batch_search_by_donor_code(client, production_user, password):
+    batch = BatchFactory()
+    other = BatchFactory()
+    login(client, production_user, password)
+    response = client.get(reverse(CHANGELIST), {"q": batch.donor.code})
+    content = response.content.decode()
+    assert batch.code in content
+    assert other.code not in content
+
+
+def test_roles_have_their_batch_permissions_after_migrate(db):
+    for role, perms in ROLE_PERMISSIONS.items():
+        group = Group.objects.get(name=role)
+        granted = {
+            f"{app}.{code}"
+            for app, code in group.permissions.values_list("content_type__app_label", "codename")
+        }
+        assert perms <= granted
+    qp = set(Group.objects.get(name="qp").permissions.values_list("codename", flat=True))
+    assert "release_batch" in qp
+    production = set(
+        Group.objects.get(name="production").permissions.values_list("codename", flat=True)
+    )
+    assert "release_batch" not in production
+    assert "change_batch" in production
+    auditor = set(Group.objects.get(name="auditor").permissions.values_list("codename", flat=True))
+    assert not {p for p in auditor if p.split("_")[0] in {"add", "change", "delete"}}
+
+
+def test_seed_demo_twice_is_idempotent(db):
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    counts = (Batch.objects.count(), Bag.objects.count(), AuditEvent.objects.count())
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert (Batch.objects.count(), Bag.objects.count(), AuditEvent.objects.count()) == counts
+
+
+def test_demo_mirrors_the_paper(db):
+    from io import StringIO
+
+    call_command("seed_demo", stdout=StringIO())
+    from batches.querysets import bags_available_for_allocation
+
+    assert Donor.objects.count() == 5
+    assert Batch.objects.values("facility").distinct().count() == 3
+    assert Batch.objects.filter(status="released").count() == 4
+    # 48 bags of released batches: the 25-dose cohort (if its demo ran) plus spare stock.
+    assert Bag.objects.filter(batch__status="released").count() == 48
+    assert bags_available_for_allocation().exists()
+    rejected = Batch.objects.get(status="rejected")
+    assert rejected.checks.filter(passed=False, item__parameter="CD105").exists()
+    quarantine = Batch.objects.get(status="quarantine")
+    from batches.rules import release_failures
+
+    assert release_failures(quarantine) == []
+    for bag in Bag.objects.filter(status__in=["available", "quarantine"]):
+        assert bag.location_id is not None
+        assert 50_000_000 <= bag.nominal_cells <= 75_000_000
+    assert datetime.date.today() < quarantine.expires_on
