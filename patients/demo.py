@@ -1,0 +1,186 @@
+"""Demo cohort mirroring the case series (Sánchez-Guijo et al., EClinicalMedicine 2020).
+
+13 ventilated COVID-19 patients across the four TerCel hospitals, pseudonymised codes
+only. From the paper: median age 60 (IQR 11), 12 of 13 male, all on invasive mechanical
+ventilation in ICU and eligible; after a median follow-up of 16 days, 7 extubated and
+discharged from ICU (median 7 days from the first dose), 2 died (one massive GI bleed
+~24 h after the cells, one secondary fungal pneumonia), 2 on ECMO but stable, 2 improving.
+Labs (CRP, IL-6, ferritin, LDH, D-dimer, lymphocytes) before dose 1 and on day 5 show the
+reported direction: CRP down in most, LDH down in all evaluable, D-dimer and ferritin down
+in about 5 of 8, lymphocytes up. The early death and the patient on ECMO before day 5 have
+no day-5 labs, as in the paper.
+
+Invented, because the paper's tables are not in the text: the split by hospital, every
+single value, weights (60–110 kg), the dates (March–April 2020) and the AEMPS references.
+`FIRST_DOSE_ON` gives each patient's planned first-dose day so that the dosing demo can
+place dose 1 on it (labs "before dose 1" are the morning of that day).
+
+Idempotent: a patient whose code exists is left as it is.
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+from django.utils import timezone
+
+from patients import services
+from patients.models import ClinicalOutcome, Observation, Patient
+
+H = Patient.Hospital
+OUT = ClinicalOutcome.Kind
+K = Observation.Kind
+
+# code, hospital, age, sex, weight_kg, first dose day, outcome (kind, days after dose 1)
+# outcome kinds: "extubated" (extubation then ICU discharge), "death", "ecmo", "improving"
+COHORT = [
+    ("SAL-P01", H.SALAMANCA, 60, "M", "82.0", datetime.date(2020, 3, 27), ("extubated", 4)),
+    ("SAL-P02", H.SALAMANCA, 55, "M", "95.5", datetime.date(2020, 3, 30), ("extubated", 3)),
+    ("SAL-P03", H.SALAMANCA, 68, "M", "78.0", datetime.date(2020, 4, 1), ("death", 1)),
+    ("SAL-P04", H.SALAMANCA, 45, "F", "64.0", datetime.date(2020, 4, 3), ("extubated", 7)),
+    ("SAL-P05", H.SALAMANCA, 62, "M", "101.0", datetime.date(2020, 4, 6), ("ecmo", None)),
+    ("FJD-P01", H.JIMENEZ_DIAZ, 57, "M", "88.0", datetime.date(2020, 4, 2), ("extubated", 17)),
+    ("FJD-P02", H.JIMENEZ_DIAZ, 70, "M", "74.5", datetime.date(2020, 4, 8), ("improving", None)),
+    ("HGM-P01", H.GREGORIO_MARANON, 59, "M", "90.0", datetime.date(2020, 4, 4), ("extubated", 5)),
+    ("HGM-P02", H.GREGORIO_MARANON, 74, "M", "69.0", datetime.date(2020, 4, 9), ("death", 12)),
+    ("HGM-P03", H.GREGORIO_MARANON, 52, "M", "108.0", datetime.date(2020, 4, 12), ("ecmo", None)),
+    ("CUN-P01", H.NAVARRA, 64, "M", "79.5", datetime.date(2020, 4, 5), ("extubated", 20)),
+    ("CUN-P02", H.NAVARRA, 66, "M", "85.0", datetime.date(2020, 4, 10), ("extubated", 9)),
+    ("CUN-P03", H.NAVARRA, 54, "M", "72.0", datetime.date(2020, 4, 14), ("improving", None)),
+]
+
+FIRST_DOSE_ON: dict[str, datetime.date] = {row[0]: row[5] for row in COHORT}
+
+# Day-0 labs (before dose 1) for the patient at index i, and the day-5 factor for each
+# analyte (< 1 = decrease). Values invented within the ranges such patients show.
+BASELINE = {
+    K.CRP: ("18.5", "9.0", "2.1"),  # mg/dl: start, spread, step per patient
+    K.IL6: ("210", "140", "37"),  # pg/ml
+    K.FERRITIN: ("1650", "900", "211"),  # ng/ml
+    K.LDH: ("520", "160", "29"),  # U/l
+    K.D_DIMER: ("2400", "1500", "613"),  # ng/ml
+    K.LYMPHOCYTES: ("0.55", "0.35", "0.07"),  # x10^3/ul
+}
+# Which evaluable patients (by index in the day-5 list) go against the reported trend.
+ANALYTES_NOT_IMPROVED = {K.CRP: {8}, K.FERRITIN: {1, 4, 7}, K.D_DIMER: {2, 5, 7}}
+
+
+# Values that meet every criterion, varied a little per patient (away from each limit).
+def _assessment(i: int) -> dict:
+    return {
+        "sars_cov2_rt_pcr_confirmed": True,
+        "pneumonia_on_imaging": True,
+        "invasive_ventilation_in_icu": True,
+        "respiratory_rate_per_min": 26 + (i * 3) % 10,
+        "spo2_pct": Decimal("88.0") + Decimal(i % 5),
+        "pao2_fio2_mmhg": 95 + (i * 17) % 150,
+        "imaging_progression_over_50_pct": i % 3 == 0,
+        "sofa_score": 5 + i % 5,
+        "who_ordinal_scale": 6,
+        "multi_organ_failure": False,
+        "creatinine_clearance_ml_min": Decimal(60 + (i * 7) % 50),
+        "alt_u_l": Decimal(28 + (i * 11) % 90),
+        "ast_u_l": Decimal(35 + (i * 13) % 100),
+        "active_neoplasm": False,
+        "systemic_immunosuppression": False,
+    }
+
+
+def _at(day: datetime.date, hour: int) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour, 0)))
+
+
+def _value(analyte, i: int) -> Decimal:
+    start, spread, step = (Decimal(x) for x in BASELINE[analyte])
+    offset = (step * i) % spread
+    return (start + offset - spread / 2).quantize(Decimal("0.01"))
+
+
+def seed(*, users, stdout) -> None:
+    pharmacy, clinician = users["pharmacy"], users["clinician"]
+    created = 0
+    evaluable = 0
+    for i, (code, hospital, age, sex, weight, first_dose, outcome) in enumerate(COHORT):
+        if Patient.objects.filter(code=code).exists():
+            continue
+        patient = services.register_patient(
+            code=code,
+            hospital=hospital,
+            sex=sex,
+            age_years=age,
+            consent_by_relatives=True,
+            consent_date=first_dose - datetime.timedelta(days=1),
+            compassionate_use_authorisation=f"AEMPS-UC-2020-{100 + i:03d}",
+            weight_kg=Decimal(weight),
+            weighed_on=first_dose - datetime.timedelta(days=1),
+            assessment=_assessment(i),
+            assessed_on=first_dose - datetime.timedelta(days=1),
+            actor=pharmacy,
+            reason="demo data: patient registered",
+        )
+        created += 1
+        kind, days = outcome
+        # Labs and WHO scale before dose 1 (morning of day 1).
+        for analyte in BASELINE:
+            services.record_observation(
+                patient,
+                kind=analyte,
+                value=_value(analyte, i),
+                observed_at=_at(first_dose, 7),
+                note="before dose 1",
+                actor=clinician,
+            )
+        services.record_observation(
+            patient, kind=K.WHO_SCALE, value=6, observed_at=_at(first_dose, 7), actor=clinician
+        )
+        # Day 5 (not for the early death, nor the patient on ECMO before day 5).
+        if not (kind == "death" and days == 1) and not (kind == "ecmo" and i == 4):
+            day5 = first_dose + datetime.timedelta(days=5)
+            for analyte in BASELINE:
+                if analyte in (K.FERRITIN, K.IL6) and evaluable == 3:
+                    continue  # not performed on day 5 for this patient, as in the paper
+                worse = evaluable in ANALYTES_NOT_IMPROVED.get(analyte, set())
+                up = analyte == K.LYMPHOCYTES
+                factor = Decimal("1.25") if worse != up else Decimal("0.55")
+                services.record_observation(
+                    patient,
+                    kind=analyte,
+                    value=(_value(analyte, i) * factor).quantize(Decimal("0.01")),
+                    observed_at=_at(day5, 7),
+                    note="day 5",
+                    actor=clinician,
+                )
+            evaluable += 1
+        if kind == "extubated":
+            extubated = first_dose + datetime.timedelta(days=days)
+            services.record_outcome(
+                patient, kind=OUT.EXTUBATION, occurred_on=extubated, actor=clinician
+            )
+            services.record_outcome(
+                patient,
+                kind=OUT.ICU_DISCHARGE,
+                occurred_on=extubated + datetime.timedelta(days=3),
+                actor=clinician,
+            )
+            services.record_observation(
+                patient,
+                kind=K.WHO_SCALE,
+                value=4,
+                observed_at=_at(extubated + datetime.timedelta(days=3), 12),
+                actor=clinician,
+            )
+        elif kind == "death":
+            note = (
+                "massive gastrointestinal bleeding (judged unrelated to the cells)"
+                if days == 1
+                else "secondary fungal pneumonia (Saccharomyces spp.)"
+            )
+            services.record_outcome(
+                patient,
+                kind=OUT.DEATH,
+                occurred_on=first_dose + datetime.timedelta(days=days),
+                note=note,
+                actor=clinician,
+            )
+    stdout.write(f"patients: {created} patients of the cohort registered")

@@ -1,0 +1,22 @@
+"""FilterSets for patients, shared by the auditor API (and pages that want them)."""
+
+import django_filters
+
+from core.api.filters import BooleanFilter
+from patients.models import Patient
+
+
+class PatientFilterSet(django_filters.FilterSet):
+    code = django_filters.CharFilter(help_text="Patient code (exact).")
+    hospital = django_filters.ChoiceFilter(
+        choices=Patient.Hospital.choices, help_text="Hospital code: HUS, FJD, HGM or CUN."
+    )
+    sex = django_filters.ChoiceFilter(choices=Patient.Sex.choices, help_text="F or M.")
+    consent_by_relatives = BooleanFilter(help_text="Whether the relatives' consent is on file.")
+    created_at = django_filters.IsoDateTimeFromToRangeFilter(
+        help_text="Registered in this range (`created_at_after`, `created_at_before`)."
+    )
+
+    class Meta:
+        model = Patient
+        fields = ["code", "hospital", "sex", "consent_by_relatives", "created_at"]

@@ -1,0 +1,291 @@
+"""Pharmacy and clinic pages for patients: thin, they validate a form and call a service.
+
+Anonymous users are sent to the login page; a logged-in user without the permission a
+page needs gets 403. Forms are shown only to users allowed to submit them, so auditors
+see the same pages read-only.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+
+from audit.history import history_for
+from patients import services
+from patients.eligibility import evaluate_eligibility
+from patients.exceptions import PatientError
+from patients.forms import (
+    AssessmentForm,
+    ObservationForm,
+    OutcomeForm,
+    PatientCorrectionForm,
+    PatientRegistrationForm,
+    WeightForm,
+    show_refusal,
+)
+from patients.models import Patient, WeightMeasurement
+from patients.querysets import observations_of, patients_with_records
+
+
+def needs(*perms: str):
+    """Login required (anonymous → login page), then every permission (else 403)."""
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(request, *args, **kwargs):
+            if not request.user.has_perms(perms):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def _require(request, perm: str) -> None:
+    if not request.user.has_perm(perm):
+        raise PermissionDenied
+
+
+def _patient_or_404(code: str) -> Patient:
+    return get_object_or_404(Patient, code=code)
+
+
+@needs("patients.view_patient")
+def patient_list(request):
+    """Every patient with hospital, current weight and whether eligible (constant queries)."""
+    rows = [
+        {"patient": p, "weight": p.current_weight(), "eligibility": evaluate_eligibility(p)}
+        for p in patients_with_records().order_by("code")
+    ]
+    return render(
+        request,
+        "patients/patient_list.html",
+        {"rows": rows, "can_register": request.user.has_perm("patients.add_patient")},
+    )
+
+
+@needs("patients.add_patient", "patients.add_weightmeasurement", "patients.add_clinicalassessment")
+def patient_register(request):
+    """Register a patient with a first weight and assessment, then show eligibility."""
+    if request.method == "POST":
+        form = PatientRegistrationForm(request.POST, prefix="patient")
+        assessment_form = AssessmentForm(request.POST, prefix="assessment")
+        if form.is_valid() and assessment_form.is_valid():
+            data = form.cleaned_data
+            try:
+                patient = services.register_patient(
+                    code=data["code"],
+                    hospital=data["hospital"],
+                    sex=data["sex"],
+                    age_years=data["age_years"],
+                    birth_date=data["birth_date"],
+                    consent_by_relatives=data["consent_by_relatives"],
+                    consent_date=data["consent_date"],
+                    compassionate_use_authorisation=data["compassionate_use_authorisation"],
+                    weight_kg=data["weight_kg"],
+                    weighed_on=data["weighed_on"],
+                    assessment=assessment_form.values(),
+                    assessed_on=assessment_form.cleaned_data["assessed_on"],
+                    actor=request.user,
+                )
+            except PatientError as error:
+                show_refusal(error, [form, assessment_form], {"measured_on": "weighed_on"})
+            else:
+                messages.success(request, f"Patient {patient.code} registered.")
+                return redirect("patients:patient-eligibility", code=patient.code)
+    else:
+        form = PatientRegistrationForm(prefix="patient")
+        assessment_form = AssessmentForm(prefix="assessment")
+    return render(
+        request,
+        "patients/patient_register.html",
+        {"form": form, "assessment_form": assessment_form},
+    )
+
+
+@needs("patients.view_patient", "patients.view_clinicalassessment")
+def patient_eligibility(request, code: str):
+    """Criterion-by-criterion eligibility from the latest assessment; a form for a new one."""
+    patient = _patient_or_404(code)
+    can_assess = request.user.has_perm("patients.add_clinicalassessment")
+    form = AssessmentForm(prefix="assessment")
+    if request.method == "POST":
+        _require(request, "patients.add_clinicalassessment")
+        form = AssessmentForm(request.POST, prefix="assessment")
+        if form.is_valid():
+            try:
+                services.record_assessment(
+                    patient,
+                    values=form.values(),
+                    assessed_on=form.cleaned_data["assessed_on"],
+                    actor=request.user,
+                )
+            except PatientError as error:
+                show_refusal(error, [form])
+            else:
+                messages.success(request, "Assessment recorded; eligibility re-evaluated.")
+                return redirect("patients:patient-eligibility", code=patient.code)
+    assessments = list(patient.assessments.order_by("-assessed_on", "-pk"))
+    latest = assessments[0] if assessments else None
+    return render(
+        request,
+        "patients/patient_eligibility.html",
+        {
+            "patient": patient,
+            "eligibility": evaluate_eligibility(patient, latest),
+            "weight": patient.current_weight(),
+            "assessments": assessments,
+            "form": form if can_assess else None,
+            "can_correct": request.user.has_perm("patients.change_patient"),
+        },
+    )
+
+
+@needs("patients.view_patient", "patients.view_weightmeasurement")
+def patient_weight(request, code: str):
+    """The weight history and a form to record a new weight."""
+    patient = _patient_or_404(code)
+    can_add = request.user.has_perm("patients.add_weightmeasurement")
+    form = WeightForm()
+    if request.method == "POST":
+        _require(request, "patients.add_weightmeasurement")
+        form = WeightForm(request.POST)
+        if form.is_valid():
+            try:
+                services.record_weight(
+                    patient,
+                    weight_kg=form.cleaned_data["weight_kg"],
+                    measured_on=form.cleaned_data["measured_on"],
+                    actor=request.user,
+                )
+            except PatientError as error:
+                show_refusal(error, [form])
+            else:
+                messages.success(request, "Weight recorded.")
+                return redirect("patients:patient-weight", code=patient.code)
+    weights = list(
+        WeightMeasurement.objects.filter(patient=patient).order_by("-measured_on", "-pk")
+    )
+    return render(
+        request,
+        "patients/patient_weight.html",
+        {
+            "patient": patient,
+            "weights": weights,
+            "current": weights[0] if weights else None,
+            "form": form if can_add else None,
+        },
+    )
+
+
+@needs("patients.view_patient", "patients.view_observation")
+def patient_observations(request, code: str):
+    """Follow-up observations and outcomes, with forms to add either."""
+    patient = _patient_or_404(code)
+    can_observe = request.user.has_perm("patients.add_observation")
+    can_outcome = request.user.has_perm("patients.add_clinicaloutcome")
+    form = ObservationForm(prefix="obs")
+    outcome_form = OutcomeForm(prefix="outcome")
+    if request.method == "POST":
+        if request.POST.get("record") == "outcome":
+            _require(request, "patients.add_clinicaloutcome")
+            outcome_form = OutcomeForm(request.POST, prefix="outcome")
+            if outcome_form.is_valid():
+                data = outcome_form.cleaned_data
+                try:
+                    services.record_outcome(
+                        patient,
+                        kind=data["outcome_kind"],
+                        occurred_on=data["occurred_on"],
+                        note=data["outcome_note"],
+                        actor=request.user,
+                    )
+                except PatientError as error:
+                    show_refusal(
+                        error,
+                        [outcome_form],
+                        {"kind": "outcome_kind", "note": "outcome_note"},
+                    )
+                else:
+                    messages.success(request, "Outcome recorded.")
+                    return redirect("patients:patient-observations", code=patient.code)
+        else:
+            _require(request, "patients.add_observation")
+            form = ObservationForm(request.POST, prefix="obs")
+            if form.is_valid():
+                data = form.cleaned_data
+                try:
+                    services.record_observation(
+                        patient,
+                        kind=data["kind"],
+                        value=data["value"],
+                        observed_at=data["observed_at"],
+                        note=data["note"],
+                        actor=request.user,
+                    )
+                except PatientError as error:
+                    show_refusal(error, [form])
+                else:
+                    messages.success(request, "Observation recorded.")
+                    return redirect("patients:patient-observations", code=patient.code)
+    return render(
+        request,
+        "patients/patient_observations.html",
+        {
+            "patient": patient,
+            "observations": list(observations_of(patient)),
+            "outcomes": list(patient.outcomes.order_by("occurred_on", "pk")),
+            "form": form if can_observe else None,
+            "outcome_form": outcome_form if can_outcome else None,
+        },
+    )
+
+
+@needs("patients.view_patient", "patients.change_patient")
+def patient_correct(request, code: str):
+    """Correct the patient record (hospital, age, sex, consent, AEMPS ref) with a reason."""
+    patient = _patient_or_404(code)
+    fields = [
+        "hospital",
+        "age_years",
+        "birth_date",
+        "sex",
+        "consent_by_relatives",
+        "consent_date",
+        "compassionate_use_authorisation",
+    ]
+    if request.method == "POST":
+        form = PatientCorrectionForm(request.POST)
+        if form.is_valid():
+            changes = {name: form.cleaned_data[name] for name in fields}
+            try:
+                services.correct_patient(
+                    patient,
+                    changes=changes,
+                    actor=request.user,
+                    reason=form.cleaned_data["reason"],
+                )
+            except PatientError as error:
+                show_refusal(error, [form])
+            else:
+                messages.success(request, f"Patient {patient.code} corrected.")
+                return redirect("patients:patient-eligibility", code=patient.code)
+    else:
+        form = PatientCorrectionForm(initial={name: getattr(patient, name) for name in fields})
+    return render(
+        request,
+        "patients/patient_correct.html",
+        {
+            "patient": patient,
+            "form": form,
+            "history": history_for(patient),
+            "cancel_url": reverse("patients:patient-eligibility", args=[patient.code]),
+        },
+    )
