@@ -1,5 +1,17 @@
-from django.urls import path  # noqa: F401
+"""Pharmacy pages under /pharmacy/ (namespace "dosing")."""
+
+from django.urls import path
+
+from dosing import views
 
 app_name = "dosing"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.worklist, name="worklist"),
+    path("patient/<str:code>/", views.patient_detail, name="patient-detail"),
+    path("patient/<str:code>/order/", views.dose_order, name="dose-order"),
+    path("dose/<int:pk>/allocate/", views.dose_allocate, name="dose-allocate"),
+    path("dose/<int:pk>/prepare/", views.dose_prepare, name="dose-prepare"),
+    path("dose/<int:pk>/dispense/", views.dose_dispense, name="dose-dispense"),
+    path("dose/<int:pk>/cancel/", views.dose_cancel, name="dose-cancel"),
+]

@@ -1,0 +1,74 @@
+"""Dosing records in the admin: read-only (changes go through the pharmacy and clinic
+forms and their services), except the protocol, which staff with the change permission
+may edit; every protocol save runs inside an audit context naming the user."""
+
+from django.contrib import admin
+
+from audit.admin import AuditHistoryMixin
+from audit.context import Origin, audit_context
+from dosing.models import AdverseEvent, Dose, DoseBag, Infusion, Preparation, Protocol
+
+
+class ReadOnlyAdmin(AuditHistoryMixin, admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Protocol)
+class ProtocolAdmin(AuditHistoryMixin, admin.ModelAdmin):
+    list_display = ["code", "version", "active", "target_cells_per_kg", "max_doses"]
+    list_filter = ["active"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        reason = "protocol changed in admin" if change else "protocol created in admin"
+        with audit_context(actor=request.user, reason=reason, origin=Origin.ADMIN):
+            obj.full_clean()
+            obj.save()
+
+
+class DoseBagInline(admin.TabularInline):
+    model = DoseBag
+    fields = ["bag", "cells", "volume_ml", "live", "reserved_at", "released_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Dose)
+class DoseAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "status", "batch", "planned_for", "delivered_cells"]
+    list_filter = ["status"]
+    search_fields = ["patient__code", "batch__din"]
+    list_select_related = ["patient", "batch"]
+    inlines = [DoseBagInline]
+
+
+@admin.register(Preparation)
+class PreparationAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "method", "thawed_at", "harvested_at", "viable_cells"]
+    list_select_related = ["dose__patient"]
+
+
+@admin.register(Infusion)
+class InfusionAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "started_at", "ended_at", "filter_200um_confirmed"]
+    list_select_related = ["dose__patient"]
+
+
+@admin.register(AdverseEvent)
+class AdverseEventAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "ctcae_grade", "serious", "outcome", "causality"]
+    list_filter = ["serious", "causality", "ctcae_grade"]
+    list_select_related = ["patient"]

@@ -1,0 +1,161 @@
+"""Input shape of the pharmacy and clinic forms; the rules live in dosing.services."""
+
+from django import forms
+
+from dosing.models import AdverseEvent, Infusion
+
+DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+class DateTimeLocalInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, **kwargs):
+        super().__init__(format=DATETIME_FORMAT, **kwargs)
+
+
+def _when(label, help_text=""):
+    return forms.DateTimeField(label=label, widget=DateTimeLocalInput(), help_text=help_text)
+
+
+class OrderForm(forms.Form):
+    planned_for = _when(
+        "Planned for", "Dose 2 and 3: within the protocol's window after the previous infusion."
+    )
+
+
+class OverrideFields(forms.Form):
+    override_physician = forms.CharField(
+        label="Override: physician",
+        required=False,
+        max_length=200,
+        help_text="Only for a dose outside the acceptable range: who orders it.",
+    )
+    override_reason = forms.CharField(
+        label="Override: reason",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="The written clinical reason.",
+    )
+
+
+class AllocateForm(OverrideFields):
+    bags = forms.CharField(widget=forms.HiddenInput)
+
+    def bag_codes(self) -> list[str]:
+        return [c for c in self.cleaned_data["bags"].split(",") if c.strip()]
+
+
+class RefreshForm(OverrideFields):
+    thawed_at = _when("Thawed at")
+    seeded_at = _when("Seeded on plastic at")
+    harvested_at = _when("Harvested (trypsinised) at", "Culture must last less than 72 h.")
+    viable_cells = forms.IntegerField(
+        label="Post-harvest viable cells",
+        min_value=1,
+        help_text="Whole cells, e.g. 76000000 for 76×10⁶. The dose is computed from this.",
+    )
+    viability_pct = forms.DecimalField(
+        label="Viability (%)", min_value=0, max_value=100, decimal_places=1
+    )
+    volume_ml = forms.DecimalField(
+        label="Resuspension volume (ml)",
+        min_value=1,
+        decimal_places=1,
+        help_text="In Ringer's lactate + 1 % albumin.",
+    )
+
+    field_order = [
+        "thawed_at",
+        "seeded_at",
+        "harvested_at",
+        "viable_cells",
+        "viability_pct",
+        "volume_ml",
+        "override_physician",
+        "override_reason",
+    ]
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class InfusionForm(forms.ModelForm):
+    class Meta:
+        model = Infusion
+        fields = [
+            "started_at",
+            "ended_at",
+            "filter_200um_confirmed",
+            "premedication_given",
+            "heart_rate_before",
+            "systolic_bp_before",
+            "diastolic_bp_before",
+            "spo2_pct_before",
+            "temperature_c_before",
+            "heart_rate_after",
+            "systolic_bp_after",
+            "diastolic_bp_after",
+            "spo2_pct_after",
+            "temperature_c_after",
+            "immediate_reactions",
+        ]
+        labels = {
+            "filter_200um_confirmed": "Standard 200 µm transfusion filter used",
+            "heart_rate_before": "Heart rate before (/min)",
+            "systolic_bp_before": "Systolic BP before (mmHg)",
+            "diastolic_bp_before": "Diastolic BP before (mmHg)",
+            "spo2_pct_before": "SpO₂ before (%)",
+            "temperature_c_before": "Temperature before (°C)",
+            "heart_rate_after": "Heart rate after (/min)",
+            "systolic_bp_after": "Systolic BP after (mmHg)",
+            "diastolic_bp_after": "Diastolic BP after (mmHg)",
+            "spo2_pct_after": "SpO₂ after (%)",
+            "temperature_c_after": "Temperature after (°C)",
+        }
+        widgets = {
+            "started_at": DateTimeLocalInput(),
+            "ended_at": DateTimeLocalInput(),
+            "immediate_reactions": forms.Textarea(attrs={"rows": 2}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Required here so the form says so next to the box; the service refuses too.
+        self.fields["filter_200um_confirmed"].required = True
+
+    def vitals(self) -> dict:
+        return {
+            name: self.cleaned_data[name]
+            for name in self.Meta.fields
+            if name.endswith(("_before", "_after"))
+        }
+
+
+class AdverseEventForm(forms.ModelForm):
+    class Meta:
+        model = AdverseEvent
+        fields = [
+            "dose",
+            "onset_at",
+            "description",
+            "ctcae_grade",
+            "serious",
+            "outcome",
+            "causality",
+        ]
+        widgets = {
+            "onset_at": DateTimeLocalInput(),
+            "description": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def __init__(self, *args, patient, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["dose"].queryset = patient.doses.exclude(status="cancelled").select_related(
+            "patient"
+        )
+        self.fields["dose"].required = False
+        self.fields["ctcae_grade"].widget = forms.Select(
+            choices=[(n, f"Grade {n}") for n in range(1, 6)]
+        )

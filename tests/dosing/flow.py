@@ -1,0 +1,54 @@
+"""Steps of a dose through the services, with times set, for tests that need a history."""
+
+import datetime
+
+from django.utils import timezone
+
+from dosing import services
+
+VITALS = {
+    "heart_rate_before": 88,
+    "systolic_bp_before": 120,
+    "diastolic_bp_before": 70,
+    "spo2_pct_before": 94,
+    "temperature_c_before": "37.1",
+    "heart_rate_after": 90,
+    "systolic_bp_after": 118,
+    "diastolic_bp_after": 68,
+    "spo2_pct_after": 95,
+    "temperature_c_after": "37.2",
+}
+
+
+def hours(n):
+    return datetime.timedelta(hours=n)
+
+
+def allocated(patient, pharmacist, *, at=None, **allocate):
+    at = at or timezone.now()
+    dose = services.order_dose(patient, actor=pharmacist, at=at)
+    return services.allocate_dose(dose, actor=pharmacist, at=at, **allocate)
+
+
+def dispensed_thawed(patient, pharmacist, *, at=None):
+    at = at or timezone.now() - hours(1)
+    dose = allocated(patient, pharmacist, at=at)
+    services.record_thaw(dose, actor=pharmacist, at=at + datetime.timedelta(minutes=5))
+    return services.dispense_dose(dose, actor=pharmacist, at=at + datetime.timedelta(minutes=10))
+
+
+def infused_thawed(patient, pharmacist, clinician, *, at=None):
+    at = at or timezone.now() - hours(1)
+    dose = dispensed_thawed(patient, pharmacist, at=at)
+    services.record_infusion(
+        dose,
+        actor=clinician,
+        started_at=at + datetime.timedelta(minutes=20),
+        ended_at=at + datetime.timedelta(minutes=40),
+        filter_confirmed=True,
+        premedication_given="methylprednisolone 40 mg + dexchlorpheniramine 5 mg IV",
+        vitals=VITALS,
+        at=at + datetime.timedelta(minutes=45),
+    )
+    dose.refresh_from_db()
+    return dose

@@ -1,0 +1,125 @@
+"""Concurrent allocations on PostgreSQL: no bag reserved twice, none lost.
+
+SQLite has no row locks (and serialises writers anyway), so there this test would pass
+even for broken code: it runs on PostgreSQL only.
+
+How we know the test can fail: `test_race_detects_allocation_without_lock_and_conditional_update`
+below swaps the two guards out for naive versions (a plain read of the bags, then a save
+of each) and runs the same race; it is marked xfail(strict=True), so if the race ever stopped
+detecting the broken code, that test would XPASS and the suite would fail. We also checked it
+by hand: with `_lock_bags` reading without `select_for_update()` and `_take_bags` saving each
+bag unconditionally, the real test fails (the losers crash with IntegrityError from the
+partial unique constraint instead of a clear refusal, and bags stay available while patients
+were refused); with the constraint dropped as well, one bag gets two live reservations.
+"""
+
+import threading
+import time
+
+import pytest
+from django.db import connection
+
+from batches.models import Bag, BagEvent, Batch
+from dosing import services
+from dosing.exceptions import AllocationError
+from dosing.models import Dose, DoseBag
+from tests.conftest import requires_postgres
+from tests.factories import PatientFactory, ProtocolFactory, released_batch_with_bags
+
+pytestmark = [requires_postgres, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+PHARMACISTS = 6
+BAGS = 3
+# Widens the race window: whoever has read (and, when correct, locked) the bags waits here
+# before reserving, so every other allocator reads the stock during that time.
+HOLD_SECONDS = 0.3
+
+
+def _race(pharmacist):
+    ProtocolFactory()
+    batch, bags = released_batch_with_bags([75_000_000] * BAGS)
+    doses = [
+        services.order_dose(PatientFactory(weight_kg=78), actor=pharmacist)
+        for _ in range(PHARMACISTS)
+    ]
+    barrier = threading.Barrier(PHARMACISTS)
+    outcomes: dict[int, str] = {}
+
+    def allocate(dose):
+        try:
+            barrier.wait()
+            services.allocate_dose(dose, actor=pharmacist)
+            outcomes[dose.pk] = "allocated"
+        except AllocationError:
+            outcomes[dose.pk] = "refused"
+        except Exception as exc:  # noqa: BLE001 - any other failure is what we look for
+            outcomes[dose.pk] = f"crashed: {type(exc).__name__}: {exc}"
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=allocate, args=(d,)) for d in doses]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return batch, bags, outcomes
+
+
+def _assert_no_bag_reserved_twice_and_none_lost(bags, outcomes):
+    crashed = [o for o in outcomes.values() if o.startswith("crashed")]
+    assert not crashed, "every allocator gets a reservation or a clear refusal"
+    allocated = [pk for pk, o in outcomes.items() if o == "allocated"]
+    assert len(allocated) == BAGS, "as many patients served as there were bags"
+
+    links = list(DoseBag.objects.filter(live=True))
+    reserved_bags = [link.bag_id for link in links]
+    assert len(reserved_bags) == len(set(reserved_bags)), "no bag reserved twice"
+    assert set(reserved_bags) == {b.pk for b in bags}, "no bag lost: each went to a dose"
+    assert sorted(link.dose_id for link in links) == sorted(allocated)
+    assert set(
+        Bag.objects.filter(pk__in=[b.pk for b in bags]).values_list("status", flat=True)
+    ) == {Bag.Status.RESERVED}
+    for bag in bags:
+        assert BagEvent.objects.filter(bag=bag, to_status=Bag.Status.RESERVED).count() == 1
+    assert Dose.objects.filter(status=Dose.Status.ALLOCATED).count() == BAGS
+
+
+def _slow(function):
+    def wrapper(*args, **kwargs):
+        result = function(*args, **kwargs)
+        time.sleep(HOLD_SECONDS)
+        return result
+
+    return wrapper
+
+
+def test_concurrent_allocations_never_share_or_lose_a_bag(pharmacist, monkeypatch):
+    monkeypatch.setattr(services, "_lock_bags", _slow(services._lock_bags))
+    _, bags, outcomes = _race(pharmacist)
+    _assert_no_bag_reserved_twice_and_none_lost(bags, outcomes)
+
+
+def _naive_lock_bags(ids, *, available_only):
+    qs = Bag.objects.filter(pk__in=list(ids))  # no select_for_update()
+    if available_only:
+        qs = qs.filter(status=Bag.Status.AVAILABLE)
+    found = list(qs.order_by("pk"))
+    batches = Batch.objects.in_bulk({b.batch_id for b in found})
+    for bag in found:
+        bag.batch = batches[bag.batch_id]
+    return found
+
+
+def _naive_take_bags(ids):
+    for bag in Bag.objects.filter(pk__in=list(ids)):  # not conditional on `available`
+        bag.status = Bag.Status.RESERVED
+        bag.save(audit_action="bag_reserved")
+    return len(ids)
+
+
+@pytest.mark.xfail(strict=True, reason="proves the race detects a missing lock + conditional")
+def test_race_detects_allocation_without_lock_and_conditional_update(pharmacist, monkeypatch):
+    monkeypatch.setattr(services, "_lock_bags", _slow(_naive_lock_bags))
+    monkeypatch.setattr(services, "_take_bags", _naive_take_bags)
+    _, bags, outcomes = _race(pharmacist)
+    _assert_no_bag_reserved_twice_and_none_lost(bags, outcomes)

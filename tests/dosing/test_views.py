@@ -1,0 +1,228 @@
+"""Pharmacy and clinic pages: the issue's journey, permissions, errors kept with the form."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from dosing.models import AdverseEvent, Dose
+from tests.dosing.flow import VITALS, allocated, dispensed_thawed, infused_thawed
+from tests.factories import PatientFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def local(moment):
+    return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
+
+
+def infusion_post(started_at, **extra):
+    data = {
+        "started_at": local(started_at),
+        "ended_at": local(started_at + datetime.timedelta(minutes=20)),
+        "filter_200um_confirmed": "on",
+        "premedication_given": "methylprednisolone 40 mg + dexchlorpheniramine 5 mg IV",
+        "immediate_reactions": "none",
+        **VITALS,
+    }
+    data.update(extra)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def test_journey_dose_1_to_infusion_then_dose_2_at_36_h_refused_and_72_h_same_batch(
+    client, protocol, stock, pharmacist, clinician
+):
+    batch, _ = stock
+    patient = PatientFactory(code="SAL-P78", weight_kg=78)
+
+    # Pharmacy: the calculation is shown before anything is reserved.
+    client.force_login(pharmacist)
+    page = client.get(f"/pharmacy/patient/{patient.code}/order/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "78.00×10⁶" in html  # required cells
+    assert "75.00×10⁶" in html  # one whole bag proposed
+    assert "0.96×10⁶/kg" in html  # delivered dose
+    assert batch.code in html
+    assert not Dose.objects.exists()
+
+    page = client.post(
+        f"/pharmacy/patient/{patient.code}/order/", {"planned_for": local(timezone.now())}
+    )
+    dose = Dose.objects.get()
+    assert page.status_code == 302 and page.url == f"/pharmacy/dose/{dose.pk}/allocate/"
+    page = client.get(page.url)
+    bag_code = page.context["plan"].bag_codes[0]
+    assert bag_code in page.content.decode()
+    page = client.post(f"/pharmacy/dose/{dose.pk}/allocate/", {"bags": bag_code})
+    assert page.status_code == 302
+    dose.refresh_from_db()
+    assert dose.status == Dose.Status.ALLOCATED and dose.batch == batch
+
+    page = client.post(f"/pharmacy/dose/{dose.pk}/prepare/", {"method": "thawed"})
+    assert page.url == f"/pharmacy/dose/{dose.pk}/dispense/"
+    page = client.get(page.url)
+    assert "Use before" in page.content.decode()
+    client.post(f"/pharmacy/dose/{dose.pk}/dispense/")
+    dose.refresh_from_db()
+    assert dose.status == Dose.Status.DISPENSED
+
+    # Clinician: the ward worklist, the infusion record and an adverse event.
+    client.force_login(clinician)
+    assert patient.code in client.get("/clinic/").content.decode()
+    started = timezone.now()
+    page = client.post(f"/clinic/dose/{dose.pk}/infusion/", infusion_post(started))
+    assert page.status_code == 302, page.content.decode()
+    dose.refresh_from_db()
+    assert dose.status == Dose.Status.INFUSED
+    page = client.post(
+        f"/clinic/patient/{patient.code}/adverse-event/",
+        {
+            "dose": dose.pk,
+            "onset_at": local(timezone.now()),
+            "description": "Transient fever 38.2 °C",
+            "ctcae_grade": 1,
+            "outcome": "recovered",
+            "causality": "possible",
+        },
+    )
+    assert page.status_code == 302, page.content.decode()
+    assert AdverseEvent.objects.get().reported_by == clinician
+
+    # Pharmacy: dose 2 at 36 h is refused with the window; at 72 h it is accepted.
+    client.force_login(pharmacist)
+    infused_at = dose.infusion.started_at
+    page = client.post(
+        f"/pharmacy/patient/{patient.code}/order/",
+        {"planned_for": local(infused_at + datetime.timedelta(hours=36))},
+    )
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "allows 48–96 h" in html
+    assert timezone.localtime(infused_at + datetime.timedelta(hours=48)).strftime("%H:%M") in html
+    assert Dose.objects.count() == 1
+
+    page = client.post(
+        f"/pharmacy/patient/{patient.code}/order/",
+        {"planned_for": local(infused_at + datetime.timedelta(hours=72))},
+    )
+    second = Dose.objects.get(number=2)
+    page = client.get(f"/pharmacy/dose/{second.pk}/allocate/")
+    proposal = page.context["plan"]
+    assert proposal.batch_code == batch.code
+    client.post(f"/pharmacy/dose/{second.pk}/allocate/", {"bags": ",".join(proposal.bag_codes)})
+    second.refresh_from_db()
+    assert second.status == Dose.Status.ALLOCATED and second.batch == batch
+
+
+def test_pages_need_login_and_the_role(client, protocol, patient, outsider, clinician, auditor):
+    urls = [
+        "/pharmacy/",
+        f"/pharmacy/patient/{patient.code}/",
+        f"/pharmacy/patient/{patient.code}/order/",
+        "/clinic/",
+    ]
+    for url in urls:
+        page = client.get(url)
+        assert page.status_code == 302 and page.url.startswith("/accounts/login/"), url
+    client.force_login(outsider)
+    for url in urls:
+        assert client.get(url).status_code == 403, url
+    client.force_login(clinician)
+    assert client.get(f"/pharmacy/patient/{patient.code}/order/").status_code == 403
+    assert client.get(f"/pharmacy/patient/{patient.code}/").status_code == 200
+    client.force_login(auditor)
+    assert client.get(f"/pharmacy/patient/{patient.code}/").status_code == 200
+    assert client.get(f"/pharmacy/patient/{patient.code}/order/").status_code == 403
+    assert client.get("/clinic/").status_code == 403
+
+
+def test_infusion_form_shows_the_refusal_next_to_the_field_and_keeps_what_was_typed(
+    client, protocol, patient, stock, pharmacist, clinician
+):
+    dose = dispensed_thawed(patient, pharmacist)
+    client.force_login(clinician)
+    page = client.post(
+        f"/clinic/dose/{dose.pk}/infusion/",
+        infusion_post(timezone.now(), premedication_given="", heart_rate_before=101),
+    )
+    html = page.content.decode()
+    assert page.status_code == 200
+    form = page.context["form"]
+    assert "requires premedication" in form.errors["premedication_given"][0]
+    assert 'value="101"' in html
+    assert Dose.objects.get(pk=dose.pk).status == Dose.Status.DISPENSED
+
+
+def test_infusion_form_refuses_a_dose_not_dispensed(
+    client, protocol, patient, stock, pharmacist, clinician
+):
+    dose = allocated(patient, pharmacist)
+    client.force_login(clinician)
+    page = client.post(f"/clinic/dose/{dose.pk}/infusion/", infusion_post(timezone.now()))
+    assert page.status_code == 200
+    assert "not dispensed" in page.content.decode()
+
+
+def test_allocate_page_refusal_for_an_out_of_range_choice_is_shown(
+    client, protocol, patient, stock, pharmacist
+):
+    _, bags = stock
+    client.force_login(pharmacist)
+    client.post(f"/pharmacy/patient/{patient.code}/order/", {"planned_for": local(timezone.now())})
+    dose = Dose.objects.get()
+    page = client.post(
+        f"/pharmacy/dose/{dose.pk}/allocate/",
+        {"bags": f"{bags[0].code},{bags[1].code}", "override_physician": "Dr. Ruiz"},
+    )
+    assert page.status_code == 200
+    assert "outside the acceptable range" in page.content.decode()
+    assert 'value="Dr. Ruiz"' in page.content.decode()
+    dose.refresh_from_db()
+    assert dose.status == Dose.Status.ORDERED
+
+
+def test_worklist_lists_patients_with_their_next_step(
+    client, protocol, stock, pharmacist, clinician, django_assert_max_num_queries
+):
+    infused_thawed(PatientFactory(code="SAL-P01"), pharmacist, clinician)
+    allocated(PatientFactory(code="SAL-P02"), pharmacist)
+    PatientFactory(code="SAL-P03")
+    PatientFactory(code="SAL-P04", assessment={"sofa_score": 2})
+    client.force_login(pharmacist)
+    with django_assert_max_num_queries(12):
+        page = client.get("/pharmacy/")
+    html = page.content.decode()
+    assert "Dose 1: Thaw or refresh" in html
+    assert "Order dose 2" in html
+    assert "Order dose 1" in html
+    assert "Complete eligibility" in html
+
+
+def test_patient_page_shows_doses_bags_batch_events_and_history(
+    client, protocol, patient, stock, pharmacist, clinician, django_assert_max_num_queries
+):
+    dose = infused_thawed(patient, pharmacist, clinician)
+    client.force_login(pharmacist)
+    with django_assert_max_num_queries(20):
+        page = client.get(f"/pharmacy/patient/{patient.code}/")
+    html = page.content.decode()
+    assert dose.batch.code in html
+    assert dose.dose_bags.get().bag.code in html
+    assert "allocate" in html and "infused" in html  # audit actions
+    assert AuditEvent.objects.filter(object_type="dosing.dose").count() == len(
+        page.context["events"]
+    )
+    assert "Order dose 2" in html
+
+
+def test_clinic_worklist_lists_dispensed_doses_with_use_before(
+    client, protocol, patient, stock, pharmacist, clinician, django_assert_max_num_queries
+):
+    dispensed_thawed(patient, pharmacist)
+    client.force_login(clinician)
+    with django_assert_max_num_queries(8):
+        page = client.get("/clinic/")
+    assert patient.code in page.content.decode()
+    assert "Record infusion" in page.content.decode()
