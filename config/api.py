@@ -1,3 +1,57 @@
-"""The auditor API's URL routes under /api/v1/ (see DESIGN.md, "Auditor API")."""
+"""The auditor API's URL routes under /api/v1/ (see DESIGN.md, "Auditor API").
 
-urlpatterns: list = []
+The paths are a contract with auditors' scripts: add, never rename.
+"""
+
+from django.http import JsonResponse
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from audit.api import AuditEventViewSet
+from batches.api import BagViewSet, BatchViewSet, DonorViewSet, ReleaseCheckViewSet
+from core.api.auth import LoginView, LogoutView
+from dosing.api import (
+    AdverseEventViewSet,
+    BagTraceView,
+    DonorTraceView,
+    DoseViewSet,
+    InfusionViewSet,
+    PatientTraceView,
+)
+from patients.api import PatientViewSet
+
+router = SimpleRouter()
+router.register("donors", DonorViewSet, basename="donor")
+router.register("batches", BatchViewSet, basename="batch")
+router.register("bags", BagViewSet, basename="bag")
+router.register("release-checks", ReleaseCheckViewSet, basename="release-check")
+router.register("patients", PatientViewSet, basename="patient")
+router.register("doses", DoseViewSet, basename="dose")
+router.register("infusions", InfusionViewSet, basename="infusion")
+router.register("adverse-events", AdverseEventViewSet, basename="adverse-event")
+router.register("audit-events", AuditEventViewSet, basename="audit-event")
+
+v1 = [
+    path("auth/login/", LoginView.as_view(), name="login"),
+    path("auth/logout/", LogoutView.as_view(), name="logout"),
+    path("trace/donors/<str:code>/", DonorTraceView.as_view(), name="trace-donor"),
+    path("trace/patients/<str:code>/", PatientTraceView.as_view(), name="trace-patient"),
+    path("trace/bags/<str:code>/", BagTraceView.as_view(), name="trace-bag"),
+    *router.urls,
+]
+
+
+def not_found(request, *args, **kwargs):
+    """Unknown API paths answer JSON, like every other API error."""
+    return JsonResponse({"detail": "Not found: no such API path."}, status=404)
+
+
+urlpatterns = [
+    path("v1/", include((v1, "api"), namespace="v1")),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Last: anything else under /api/ ending in "/" (paths without the slash still get
+    # APPEND_SLASH's redirect first).
+    re_path(r"^.*/$", not_found),
+]

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "knox",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "core",
     "audit",
     "batches",
@@ -120,29 +121,57 @@ X_FRAME_OPTIONS = "DENY"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Knox first: its WWW-Authenticate header makes DRF answer 401 (not 403) to
+        # requests without credentials.
         "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.CellTrackAutoSchema",
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "core.api.filters.StableOrderingFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.StableCursorPagination",
     "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "core.api.exceptions.api_exception_handler",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
 }
 
 REST_KNOX = {
     "TOKEN_TTL": timedelta(hours=env_int("API_TOKEN_TTL_HOURS", 10)),
     "AUTO_REFRESH": False,
+    "TOKEN_LIMIT_PER_USER": None,
+    "USER_SERIALIZER": None,
 }
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "CellTrack auditor API",
-    "DESCRIPTION": "Read-only access to CellTrack's GMP and clinical records for auditors.",
+    "DESCRIPTION": (
+        "Read-only access to CellTrack's GMP and clinical records for auditors and "
+        "inspectors: donors, batches, bags, release checks, patients (by pseudonymised "
+        "code), doses, infusions, adverse events and the hash-chained audit trail; traces "
+        "both ways and CSV export (`?format=csv`). Authenticate with "
+        "`Authorization: Token <key>` (see `/api/v1/auth/login/`)."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Reading the schema needs an account too: nobody anonymous sees anything.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Swagger UI from local static files: hospital networks have no CDN access.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "BatchStatusEnum": "batches.models.Batch.Status",
+        "BagStatusEnum": "batches.models.Bag.Status",
+        "DoseStatusEnum": "dosing.models.Dose.Status",
+    },
 }
 
 LOGGING = {

@@ -1,0 +1,1 @@
+"""Shared pieces of the auditor API: permissions, pagination, filters, CSV export, errors."""
