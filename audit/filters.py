@@ -4,12 +4,12 @@ import django_filters
 
 from audit.context import Origin
 from audit.models import AuditEvent
-from core.api.filters import IntegerRangeFilter
+from core.api.filters import DateTimeRangeFilter, IntegerRangeFilter
 
 
 class AuditEventFilterSet(django_filters.FilterSet):
     seq = IntegerRangeFilter(help_text="Position range (`seq_min`, `seq_max`).")
-    occurred_at = django_filters.IsoDateTimeFromToRangeFilter(
+    occurred_at = DateTimeRangeFilter(
         help_text="Committed in this range (`occurred_at_after`, `occurred_at_before`)."
     )
     actor = django_filters.CharFilter(

@@ -7,7 +7,7 @@ codes match exactly. A value that does not parse is a 400 with the field's messa
 import django_filters
 
 from batches.models import Bag, Batch, Donor, ReleaseCheck, SpecificationItem
-from core.api.filters import BooleanFilter, batch_code_q
+from core.api.filters import BooleanFilter, DateTimeRangeFilter, batch_code_q
 
 
 def _filter_batch_code(prefix):
@@ -23,7 +23,7 @@ class DonorFilterSet(django_filters.FilterSet):
     consent_for_clinical_use = BooleanFilter(
         help_text="Whether specific consent for clinical use is on file."
     )
-    created_at = django_filters.IsoDateTimeFromToRangeFilter(
+    created_at = DateTimeRangeFilter(
         help_text="Registered in this range (`created_at_after`, `created_at_before`)."
     )
     facility = django_filters.CharFilter(
@@ -48,7 +48,7 @@ class BatchFilterSet(django_filters.FilterSet):
     donor = django_filters.CharFilter(field_name="donor__code", help_text="Donor code.")
     facility = django_filters.CharFilter(field_name="facility__fin", help_text="Facility FIN.")
     impd_reference = django_filters.CharFilter(help_text="IMPD reference, e.g. PEI-15-103.")
-    created_at = django_filters.IsoDateTimeFromToRangeFilter(
+    created_at = DateTimeRangeFilter(
         help_text="Created in this range (`created_at_after`, `created_at_before`)."
     )
     cryopreserved_on = django_filters.DateFromToRangeFilter(
@@ -84,7 +84,7 @@ class BagFilterSet(django_filters.FilterSet):
     facility = django_filters.CharFilter(
         field_name="batch__facility__fin", help_text="Facility FIN."
     )
-    created_at = django_filters.IsoDateTimeFromToRangeFilter(
+    created_at = DateTimeRangeFilter(
         help_text="Labelled in this range (`created_at_after`, `created_at_before`)."
     )
 

@@ -2,7 +2,7 @@
 
 import django_filters
 
-from core.api.filters import BooleanFilter, batch_code_q
+from core.api.filters import BooleanFilter, DateTimeRangeFilter, batch_code_q
 from dosing.models import AdverseEvent, Dose, Infusion
 from patients.models import Patient
 
@@ -30,7 +30,7 @@ class DoseFilterSet(django_filters.FilterSet):
     number = django_filters.ChoiceFilter(
         choices=[(1, "1"), (2, "2"), (3, "3")], help_text="Dose number (1, 2 or 3)."
     )
-    planned_for = django_filters.IsoDateTimeFromToRangeFilter(
+    planned_for = DateTimeRangeFilter(
         help_text="Planned in this range (`planned_for_after`, `planned_for_before`)."
     )
     overridden = BooleanFilter(
@@ -72,7 +72,7 @@ class InfusionFilterSet(django_filters.FilterSet):
     donor = django_filters.CharFilter(
         field_name="dose__batch__donor__code", help_text="Donor code."
     )
-    started_at = django_filters.IsoDateTimeFromToRangeFilter(
+    started_at = DateTimeRangeFilter(
         help_text="Started in this range (`started_at_after`, `started_at_before`)."
     )
 
@@ -98,7 +98,7 @@ class AdverseEventFilterSet(django_filters.FilterSet):
     ctcae_grade = django_filters.ChoiceFilter(
         choices=[(g, str(g)) for g in range(1, 6)], help_text="CTCAE grade (1-5)."
     )
-    onset_at = django_filters.IsoDateTimeFromToRangeFilter(
+    onset_at = DateTimeRangeFilter(
         help_text="Onset in this range (`onset_at_after`, `onset_at_before`)."
     )
 

@@ -2,7 +2,7 @@
 
 import django_filters
 
-from core.api.filters import BooleanFilter
+from core.api.filters import BooleanFilter, DateTimeRangeFilter
 from patients.models import Patient
 
 
@@ -13,7 +13,7 @@ class PatientFilterSet(django_filters.FilterSet):
     )
     sex = django_filters.ChoiceFilter(choices=Patient.Sex.choices, help_text="F or M.")
     consent_by_relatives = BooleanFilter(help_text="Whether the relatives' consent is on file.")
-    created_at = django_filters.IsoDateTimeFromToRangeFilter(
+    created_at = DateTimeRangeFilter(
         help_text="Registered in this range (`created_at_after`, `created_at_before`)."
     )
 

@@ -1,5 +1,7 @@
 """Filter helpers shared by every app's FilterSet and the ordering every list uses."""
 
+import datetime
+
 import django_filters
 from django import forms
 from rest_framework.filters import OrderingFilter
@@ -85,3 +87,32 @@ class IntegerRangeFilter(django_filters.RangeFilter):
     """`<field>_min` / `<field>_max`, inclusive; out-of-range or non-integer values → 400."""
 
     field_class = IntegerRangeField
+
+
+class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 date-time, normalised to UTC before it reaches the database.
+
+    PostgreSQL refuses UTC offsets beyond ±15:59 that ISO 8601 allows (a DataError that
+    would abort the transaction); in UTC every valid instant compares the same.
+    """
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if parsed is None or parsed.tzinfo is None:
+            return parsed
+        try:
+            return parsed.astimezone(datetime.UTC)
+        except OverflowError:
+            raise forms.ValidationError("Enter a date-time within years 1–9999.") from None
+
+
+class UtcIsoDateTimeRangeField(django_filters.fields.IsoDateTimeRangeField):
+    def __init__(self, *args, **kwargs):
+        fields = (UtcIsoDateTimeField(), UtcIsoDateTimeField())
+        django_filters.fields.RangeField.__init__(self, fields, *args, **kwargs)
+
+
+class DateTimeRangeFilter(django_filters.IsoDateTimeFromToRangeFilter):
+    """`<field>_after` / `<field>_before`, ISO 8601; any valid offset works on every database."""
+
+    field_class = UtcIsoDateTimeRangeField

@@ -159,3 +159,17 @@ def test_ordering_parameter_orders_and_stays_total(auditor_client):
 
     codes = [b["code"] for b in body["results"]]
     assert codes == sorted(codes, reverse=True)
+
+
+@pytest.mark.django_db
+def test_a_date_time_filter_with_an_extreme_utc_offset_answers_and_breaks_nothing(
+    client, auditor
+):
+    # PostgreSQL refuses offsets beyond ±15:59 that ISO 8601 allows; the filter converts
+    # to UTC first, so the request answers and the connection stays usable.
+    client.force_login(auditor)
+    response = client.get("/api/v1/batches/", {"created_at_before": "0174-08-11T21:56:49-21:08"})
+    assert response.status_code == 200
+    assert client.get("/api/v1/batches/").status_code == 200
+    overflow = client.get("/api/v1/batches/", {"created_at_after": "0001-01-01T00:00:00+01:00"})
+    assert overflow.status_code == 400
