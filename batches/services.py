@@ -58,6 +58,7 @@ def move_bag(
     actor: AbstractBaseUser | None,
     note: str = "",
     reason: str = "",
+    at: datetime.datetime | None = None,
 ) -> Bag:
     """Move one bag along its chain of custody and record the custody event.
 
@@ -95,16 +96,37 @@ def move_bag(
     with audit_context(actor=actor, reason=audit_reason):
         locked.full_clean()
         locked.save(audit_action=f"bag_{to_status}")
-        BagEvent.objects.create(
-            bag=locked,
-            from_status=from_status,
-            to_status=to_status,
-            occurred_at=timezone.now(),
-            actor=actor,
-            location=where,
-            note=note,
+        record_custody_event(
+            locked, from_status, to_status, actor=actor, location=where, note=note, at=at
         )
     return locked
+
+
+def record_custody_event(
+    bag: Bag,
+    from_status: str,
+    to_status: str,
+    *,
+    actor: AbstractBaseUser | None,
+    location: str = "",
+    note: str = "",
+    at: datetime.datetime | None = None,
+) -> BagEvent:
+    """Write the custody event of a transition the caller has already made on `bag`.
+
+    `move_bag` calls it; so does allocation, which changes many bags' status in one
+    conditional UPDATE (so that two pharmacists can never take the same bag) and then
+    records each bag's step here. Runs inside the caller's transaction and audit context.
+    """
+    return BagEvent.objects.create(
+        bag=bag,
+        from_status=from_status,
+        to_status=to_status,
+        occurred_at=at or timezone.now(),
+        actor=actor,
+        location=location,
+        note=note,
+    )
 
 
 def _validation_messages(error: ValidationError) -> list[str]:

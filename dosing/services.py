@@ -18,9 +18,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.context import audit_context
-from batches.models import Bag, BagEvent, Batch
+from batches.models import Bag, Batch
 from batches.querysets import bags_available_for_allocation
-from batches.services import move_bag
+from batches.services import move_bag, record_custody_event
 from dosing.calculator import (
     BagOption,
     DosePlan,
@@ -414,14 +414,14 @@ def allocate_dose(
                 volume_ml=bag.volume_ml,
                 reserved_at=at,
             )
-            BagEvent.objects.create(
-                bag=bag,
-                from_status=Bag.Status.AVAILABLE,
-                to_status=Bag.Status.RESERVED,
-                occurred_at=at,
+            record_custody_event(
+                bag,
+                Bag.Status.AVAILABLE,
+                Bag.Status.RESERVED,
                 actor=actor,
                 location=str(bag.location) if bag.location_id else "",
                 note=f"reserved for dose {dose.code}",
+                at=at,
             )
         dose.batch = chosen[0].batch
         dose.planned_cells = total_cells
@@ -479,7 +479,13 @@ def record_thaw(
     with audit_context(actor=actor, reason=f"dose {dose.code} thawed"):
         prep.save(audit_action="thaw")
         for bag in _live_bags(dose):
-            move_bag(bag, Bag.Status.THAWED, actor=actor, note=f"thawed for dose {dose.code}")
+            move_bag(
+                bag,
+                Bag.Status.THAWED,
+                actor=actor,
+                note=f"thawed for dose {dose.code}",
+                at=thawed_at,
+            )
         dose.status = S.PREPARED
         dose.delivered_cells = dose.planned_cells
         dose.use_before = use_before(prep, protocol)
@@ -565,7 +571,11 @@ def record_refresh(
         prep.save(audit_action="refresh")
         for bag in _live_bags(dose):
             move_bag(
-                bag, Bag.Status.IN_REFRESH, actor=actor, note=f"refresh culture for {dose.code}"
+                bag,
+                Bag.Status.IN_REFRESH,
+                actor=actor,
+                note=f"refresh culture for {dose.code}",
+                at=thawed_at,
             )
         dose.status = S.PREPARED
         dose.delivered_cells = int(viable_cells)
@@ -601,7 +611,9 @@ def dispense_dose(
         )
     with audit_context(actor=actor, reason=f"dose {dose.code} dispensed to the ward"):
         for bag in _live_bags(dose):
-            move_bag(bag, Bag.Status.DISPENSED, actor=actor, note=f"dispensed for {dose.code}")
+            move_bag(
+                bag, Bag.Status.DISPENSED, actor=actor, note=f"dispensed for {dose.code}", at=at
+            )
         dose.status = S.DISPENSED
         dose.dispensed_by = actor
         dose.dispensed_at = at
@@ -730,7 +742,9 @@ def record_infusion(
     with audit_context(actor=actor, reason=f"infusion of {dose.code} recorded"):
         infusion.save(audit_action="infuse")
         for bag in _live_bags(dose):
-            move_bag(bag, Bag.Status.INFUSED, actor=actor, note=f"infused as {dose.code}")
+            move_bag(
+                bag, Bag.Status.INFUSED, actor=actor, note=f"infused as {dose.code}", at=started_at
+            )
         dose.status = S.INFUSED
         dose.save(audit_action="infused")
     return infusion
@@ -816,13 +830,20 @@ def cancel_dose(
     with audit_context(actor=actor, reason=f"dose {dose.code} cancelled: {reason}"):
         for link in dose.dose_bags.filter(live=True).select_related("bag"):
             if link.bag.status == Bag.Status.RESERVED:
-                move_bag(link.bag, Bag.Status.AVAILABLE, actor=actor, note=f"released: {reason}")
+                move_bag(
+                    link.bag,
+                    Bag.Status.AVAILABLE,
+                    actor=actor,
+                    note=f"released: {reason}",
+                    at=at,
+                )
             else:
                 move_bag(
                     link.bag,
                     Bag.Status.DISCARDED,
                     actor=actor,
                     reason=f"dose {dose.code} cancelled after thaw (never refrozen): {reason}",
+                    at=at,
                 )
             link.live = False
             link.released_at = at

@@ -303,6 +303,19 @@ def test_thaw_moves_bags_and_writes_premedication_per_protocol(
     assert (last_event(prep).action, last_event(prep).actor) == ("thaw", pharmacist)
 
 
+def test_custody_events_carry_the_time_of_each_step_not_the_time_of_entry(
+    protocol, patient, stock, pharmacist
+):
+    start = timezone.now() - hours(30)
+    dose = dispensed_thawed(patient, pharmacist, at=start)
+
+    bag = dose.dose_bags.get().bag
+    steps = {event.to_status: event.occurred_at for event in bag.events.all()}
+    assert steps[Bag.Status.RESERVED] == start
+    assert steps[Bag.Status.THAWED] == start + datetime.timedelta(minutes=5)
+    assert steps[Bag.Status.DISPENSED] == start + datetime.timedelta(minutes=10)
+
+
 def _refresh(dose, pharmacist, *, seeded, harvested, at, viable=76_000_000, **kwargs):
     return services.record_refresh(
         dose,
