@@ -13,6 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from audit.models import Signature
+from audit.signatures import signature_matches
 from batches.filters import BagFilterSet, BatchFilterSet, DonorFilterSet, ReleaseCheckFilterSet
 from batches.models import (
     Bag,
@@ -172,16 +173,32 @@ class SignatureSerializer(serializers.ModelSerializer):
     signer = serializers.CharField(
         source="signer.username", read_only=True, help_text="Username of the signer."
     )
+    matches_record = serializers.SerializerMethodField(
+        help_text="Whether the batch record still hashes to what the QP signed; false means "
+        "the record changed after signing. Checked on the batch's own page (null in lists)."
+    )
 
     class Meta:
         model = Signature
-        fields = ["meaning", "signer", "printed_name", "signed_at", "content_hash", "comment"]
+        fields = [
+            "meaning",
+            "signer",
+            "printed_name",
+            "signed_at",
+            "content_hash",
+            "matches_record",
+            "comment",
+        ]
         extra_kwargs = described(
             meaning="What the signature means (released, rejected, ...).",
             printed_name="Printed name of the signer at the time of signing.",
             signed_at="When the signature was made.",
             comment="Comment entered with the signature.",
         )
+
+    def get_matches_record(self, signature) -> bool | None:
+        content = self.context.get("signed_content")
+        return None if content is None else signature_matches(signature, content)
 
 
 class BatchListSerializer(serializers.ListSerializer):
@@ -269,7 +286,12 @@ class BatchSerializer(serializers.ModelSerializer):
         if not hasattr(batch, "_release_signature"):
             attach_release_signatures([batch])
         signature = batch._release_signature
-        return SignatureSerializer(signature).data if signature else None
+        if signature is None:
+            return None
+        context = {}
+        if self.context.get("verify_signature"):
+            context["signed_content"] = batch.signature_content()
+        return SignatureSerializer(signature, context=context).data
 
 
 class BagSerializer(serializers.ModelSerializer):
@@ -372,6 +394,11 @@ class BatchViewSet(AuditorViewSet):
     ordering = ["din"]
     ordering_fields = ["din", "created_at", "expires_on", "cryopreserved_on"]
     csv_filename = "batches"
+
+    def get_serializer_context(self):
+        # Recomputing the signed content costs queries per batch: on the batch's own page
+        # only, so that lists stay constant in queries.
+        return {**super().get_serializer_context(), "verify_signature": self.action == "retrieve"}
 
     def get_object(self):
         # The code is the DIN followed by its check character; both must match.

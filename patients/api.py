@@ -6,6 +6,7 @@ prefetches all of them, so a page costs a constant number of queries.
 """
 
 from django.db.models import Prefetch
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -83,6 +84,11 @@ class PatientSerializer(serializers.ModelSerializer):
     hospital_name = serializers.CharField(
         source="get_hospital_display", read_only=True, help_text="Name of the hospital."
     )
+    # Age, not the date of birth: a birth date is an identifying detail the auditor does
+    # not need to trace a product to a pseudonymised patient.
+    age_years = serializers.SerializerMethodField(
+        help_text="Age in completed years at registration."
+    )
     current_weight = serializers.SerializerMethodField(
         help_text="The latest recorded weight, used for the dose."
     )
@@ -105,7 +111,6 @@ class PatientSerializer(serializers.ModelSerializer):
             "hospital",
             "hospital_name",
             "sex",
-            "birth_date",
             "age_years",
             "consent_by_relatives",
             "consent_date",
@@ -120,13 +125,14 @@ class PatientSerializer(serializers.ModelSerializer):
             code="Pseudonymised patient code (never a name).",
             hospital="Hospital code: HUS, FJD, HGM or CUN.",
             sex="M or F.",
-            birth_date="Date of birth, when recorded.",
-            age_years="Age in years at registration, when the date of birth is not recorded.",
             consent_by_relatives="Whether the relatives' informed consent is on file.",
             consent_date="Date the relatives gave consent.",
             compassionate_use_authorisation="AEMPS compassionate-use authorisation reference.",
             created_at="When the patient was registered.",
         )
+
+    def get_age_years(self, patient) -> int | None:
+        return patient.age_on(timezone.localdate(patient.created_at))
 
     @extend_schema_field(WeightSerializer(allow_null=True))
     def get_current_weight(self, patient):

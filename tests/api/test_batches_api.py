@@ -162,9 +162,7 @@ def test_ordering_parameter_orders_and_stays_total(auditor_client):
 
 
 @pytest.mark.django_db
-def test_a_date_time_filter_with_an_extreme_utc_offset_answers_and_breaks_nothing(
-    client, auditor
-):
+def test_a_date_time_filter_with_an_extreme_utc_offset_answers_and_breaks_nothing(client, auditor):
     # PostgreSQL refuses offsets beyond ±15:59 that ISO 8601 allows; the filter converts
     # to UTC first, so the request answers and the connection stays usable.
     client.force_login(auditor)
@@ -173,3 +171,29 @@ def test_a_date_time_filter_with_an_extreme_utc_offset_answers_and_breaks_nothin
     assert client.get("/api/v1/batches/").status_code == 200
     overflow = client.get("/api/v1/batches/", {"created_at_after": "0001-01-01T00:00:00+01:00"})
     assert overflow.status_code == 400
+
+
+@pytest.mark.django_db
+def test_batch_page_shows_when_the_record_no_longer_matches_the_qp_signature(
+    auditor_client, qp_user, production_user, password
+):
+    from decimal import Decimal
+
+    from batches.services import correct_batch, release_batch
+    from tests.factories import make_release_ready_batch
+
+    batch = make_release_ready_batch(bags=2)
+    release_batch(batch, actor=qp_user, password=password)
+    url = f"/api/v1/batches/{batch.code}/"
+    assert auditor_client.get(url).json()["release_signature"]["matches_record"] is True
+
+    correct_batch(
+        batch,
+        actor=production_user,
+        reason="transcription error in the batch record",
+        viability_pct=Decimal("88.5"),
+    )
+    signature = auditor_client.get(url).json()["release_signature"]
+    assert signature["matches_record"] is False
+    listed = auditor_client.get("/api/v1/batches/").json()["results"]
+    assert [b["release_signature"]["matches_record"] for b in listed] == [None]

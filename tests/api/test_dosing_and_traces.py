@@ -150,3 +150,17 @@ def test_traces_take_a_constant_number_of_queries(
         assert client.get(f"/api/v1/trace/patients/{patient.code}/").status_code == 200
     with django_assert_max_num_queries(8):
         assert client.get(f"/api/v1/trace/bags/{bag.code}/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_patients_appear_with_age_never_with_a_date_of_birth(auditor):
+    import datetime
+
+    from tests.api.conftest import token_client
+    from tests.factories import PatientFactory
+
+    patient = PatientFactory(birth_date=datetime.date(1960, 5, 17), age_years=None)
+    body = token_client(auditor).get(f"/api/v1/patients/{patient.code}/").json()
+    assert "birth_date" not in body
+    assert body["age_years"] == patient.age_on(patient.created_at.date())
+    assert body["age_years"] >= 60
