@@ -11,6 +11,7 @@ from knox.views import LoginView as KnoxLoginView
 from knox.views import LogoutView as KnoxLogoutView
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
+from rest_framework.throttling import ScopedRateThrottle
 
 
 class LoginSerializer(serializers.Serializer):
@@ -46,6 +47,9 @@ class LoginView(KnoxLoginView):
 
     authentication_classes = []
     permission_classes = [AllowAny]
+    # Slows password guessing: a few attempts a minute per client address.
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "api-login"
     serializer_class = LoginSerializer
     public_endpoint = True
 

@@ -44,6 +44,23 @@ def test_login_with_a_wrong_password_is_refused_with_a_message(auditor):
     assert not AuthToken.objects.exists()
 
 
+def test_repeated_login_attempts_are_slowed_down(auditor, settings):
+    rate_per_minute = 10
+    client = APIClient()
+    for _ in range(rate_per_minute):
+        response = client.post(
+            "/api/v1/auth/login/", {"username": "audit1", "password": "guess"}, format="json"
+        )
+        assert response.status_code == 400
+
+    response = client.post(
+        "/api/v1/auth/login/", {"username": "audit1", "password": "guess"}, format="json"
+    )
+    assert response.status_code == 429
+    assert "throttled" in response.json()["detail"].lower()
+    assert not AuthToken.objects.exists()
+
+
 def test_token_is_stored_only_as_a_hash(auditor, password):
     token = (
         APIClient()
