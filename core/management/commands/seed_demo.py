@@ -22,6 +22,13 @@ DEMO_USERS = [
     ("auditor", "auditor", False, "Alba", "Auditor"),
 ]
 DEMO_APPS = ["batches", "patients", "dosing"]
+DEMO_START_PAGES = {
+    "production": "/admin/",
+    "qp": "/admin/",
+    "pharmacy": "/pharmacy/",
+    "clinician": "/clinic/",
+    "auditor": "/api/docs/",
+}
 
 
 class Command(BaseCommand):
@@ -39,8 +46,8 @@ class Command(BaseCommand):
                     module.seed(users=users, stdout=self.stdout)
         self.stdout.write("")
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
-        for username, group, is_staff, *_ in DEMO_USERS:
-            where = "/admin/" if is_staff else ("/api/docs/" if group == "auditor" else "/")
+        for username, group, *_ in DEMO_USERS:
+            where = DEMO_START_PAGES[group]
             self.stdout.write(f"  {username:<11} role {group:<11} → http://127.0.0.1:8000{where}")
 
     def _users(self) -> dict[str, User]:
