@@ -21,6 +21,7 @@ from audit.admin import AuditHistoryMixin
 from audit.context import audit_context
 from audit.signatures import SignatureError, signature_matches
 from batches import services
+from batches.exceptions import BatchError
 from batches.models import (
     MAX_BAG_CELLS,
     MIN_BAG_CELLS,
@@ -35,6 +36,7 @@ from batches.models import (
     SerologyResult,
     SpecificationItem,
     StorageLocation,
+    decided_batches,
 )
 from batches.rules import donor_eligibility, is_donor_eligible, release_failures
 from core.exceptions import DomainError
@@ -108,6 +110,11 @@ class AuditedAdmin(AuditHistoryMixin, admin.ModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
+    def report_holds(self, request, holds) -> None:
+        """Say plainly that a change put a released batch back on hold, and why."""
+        for hold in holds or ():
+            self.message_user(request, hold.message, messages.WARNING)
+
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
@@ -178,6 +185,11 @@ class SpecificationItemInline(admin.TabularInline):
             return False
         return super().has_add_permission(request, obj)
 
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_in_use():
+            return False
+        return super().has_delete_permission(request, obj)
+
 
 @admin.register(ReleaseSpecification)
 class ReleaseSpecificationAdmin(AuditedAdmin):
@@ -192,27 +204,105 @@ class ReleaseSpecificationAdmin(AuditedAdmin):
     def item_count(self, obj):
         return obj.item_total
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        if request.method == "GET" and obj is not None and obj.is_in_use():
+            self.message_user(request, IN_USE_MESSAGE.format(spec=obj), messages.INFO)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+IN_USE_MESSAGE = (
+    "Specification {spec} has been used for a QP release or rejection: it is frozen. "
+    "To change a limit, create a new version of the specification."
+)
+
 
 @admin.register(SpecificationItem)
 class SpecificationItemAdmin(AuditedAdmin):
+    """Items of a version a QP decision was made against are read-only here as in the
+    specification's inline (the model refuses the change too): make a new version."""
+
     list_display = ["parameter", "specification", "category", "criterion", "required"]
     list_filter = ["specification", "category"]
     list_select_related = ["specification"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "specification":
+            # A new item goes only into a version no QP decision was made against.
+            used = decided_batches(Batch.objects.all()).values("specification_id")
+            kwargs["queryset"] = ReleaseSpecification.objects.exclude(pk__in=used)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.specification.is_in_use():
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.specification.is_in_use():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        if request.method == "GET" and obj is not None and obj.specification.is_in_use():
+            self.message_user(
+                request, IN_USE_MESSAGE.format(spec=obj.specification), messages.INFO
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 # Donors -------------------------------------------------------------------------------
 
 
-class SerologyInline(admin.TabularInline):
-    model = SerologyResult
+class DonorRecordInline(admin.TabularInline):
+    """Serology and procurement rows: saved through the services (see DonorAdmin); once
+    a QP has decided on a batch from the donor they are corrected, never deleted."""
+
     extra = 0
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.has_decided_batch():
+            return False
+        return super().has_delete_permission(request, obj)
+
+
+class SerologyInline(DonorRecordInline):
+    model = SerologyResult
     fields = ["test", "result", "sampled_on"]
 
 
-class ProcurementInline(admin.TabularInline):
+class ProcurementInline(DonorRecordInline):
     model = Procurement
-    extra = 0
     fields = ["procured_on", "site", "lipoaspirate_volume_ml", "fat_weight_g", "performed_by"]
+
+
+def save_serology(request, donor, obj, reason):
+    """The admin's serology row, recorded through `services.record_serology`."""
+    return services.record_serology(
+        donor,
+        actor=request.user,
+        test=obj.test,
+        result=obj.result,
+        sampled_on=obj.sampled_on,
+        reason=reason,
+        correcting=obj if obj.pk else None,
+    )
+
+
+def save_procurement(request, donor, obj, reason):
+    """The admin's procurement row, recorded through `services.record_procurement`."""
+    return services.record_procurement(
+        donor,
+        actor=request.user,
+        procured_on=obj.procured_on,
+        site=obj.site,
+        lipoaspirate_volume_ml=obj.lipoaspirate_volume_ml,
+        fat_weight_g=obj.fat_weight_g,
+        performed_by=obj.performed_by,
+        reason=reason,
+        correcting=obj if obj.pk else None,
+    )
 
 
 @admin.register(Donor)
@@ -244,6 +334,34 @@ class DonorAdmin(AuditedAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("serology", "procurements")
 
+    def save_model(self, request, obj, form, change):
+        reason = self._reason(request, form)
+        if not change:
+            with audit_context(actor=request.user, reason=reason):
+                obj.save()
+            return
+        changes = {
+            f: form.cleaned_data[f] for f in form.changed_data if f in services.DONOR_FIELDS
+        }
+        if changes:
+            updated = services.update_donor(obj, actor=request.user, reason=reason, **changes)
+            self.report_holds(request, updated.holds)
+
+    def save_formset(self, request, form, formset, change):
+        save_one = {SerologyResult: save_serology, Procurement: save_procurement}.get(
+            formset.model
+        )
+        if save_one is None:
+            return super().save_formset(request, form, formset, change)
+        reason = self._reason(request)
+        instances = formset.save(commit=False)
+        for obj in formset.deleted_objects:
+            obj.delete()
+        for obj in instances:
+            saved = save_one(request, form.instance, obj, reason)
+            self.report_holds(request, saved.holds)
+        return None
+
     @admin.display(boolean=True, description="eligible")
     def eligible(self, obj):
         return is_donor_eligible(obj)
@@ -267,19 +385,34 @@ class DonorAdmin(AuditedAdmin):
         )
 
 
+class DonorRecordAdmin(AuditedAdmin):
+    """Saves through the service, which re-checks the donor's released batches."""
+
+    save_one = None
+
+    def save_model(self, request, obj, form, change):
+        if change and "donor" in form.changed_data:
+            raise BatchError("A record cannot be moved to another donor: record it again.")
+        saved = type(self).save_one(request, obj.donor, obj, self._reason(request, form))
+        obj.pk = saved.pk
+        self.report_holds(request, saved.holds)
+
+
 @admin.register(SerologyResult)
-class SerologyResultAdmin(AuditedAdmin):
+class SerologyResultAdmin(DonorRecordAdmin):
     list_display = ["donor", "test", "result", "sampled_on"]
     list_filter = ["test", "result"]
     search_fields = ["donor__code"]
     list_select_related = ["donor"]
+    save_one = staticmethod(save_serology)
 
 
 @admin.register(Procurement)
-class ProcurementAdmin(AuditedAdmin):
+class ProcurementAdmin(DonorRecordAdmin):
     list_display = ["donor", "procured_on", "site", "lipoaspirate_volume_ml", "fat_weight_g"]
     search_fields = ["donor__code"]
     list_select_related = ["donor"]
+    save_one = staticmethod(save_procurement)
 
 
 # Batches ------------------------------------------------------------------------------
@@ -500,15 +633,36 @@ class BatchAdmin(AuditedAdmin):
 
     def save_model(self, request, obj, form, change):
         reason = self._reason(request, form)
-        if change and obj.is_locked:
+        if change and (obj.is_locked or obj.reason_required(_stored(obj))):
+            # A correction (released, rejected, or on hold after release): the service
+            # re-checks the release rules and puts a failing released batch on hold.
             changes = {
                 f: form.cleaned_data[f] for f in form.changed_data if f in Batch.CORRECTABLE_FIELDS
             }
             if changes:
-                services.correct_batch(obj, actor=request.user, reason=reason, **changes)
+                corrected = services.correct_batch(
+                    obj, actor=request.user, reason=reason, **changes
+                )
+                self.report_holds(request, corrected.holds)
             return
         with audit_context(actor=request.user, reason=reason):
             obj.save()
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not ReleaseCheck:
+            return super().save_formset(request, form, formset, change)
+        reason = self._reason(request)
+        instances = formset.save(commit=False)
+        for obj in formset.deleted_objects:
+            obj.delete()
+        for inline_form in formset.forms:
+            check = inline_form.instance
+            if check not in instances:
+                continue
+            self.report_holds(
+                request, record_check_from_admin(request, check, inline_form, reason).holds
+            )
+        return None
 
     @admin.display(description="bags", ordering="bag_total")
     def bag_count(self, obj):
@@ -692,6 +846,25 @@ class BatchAdmin(AuditedAdmin):
         )
 
 
+def record_check_from_admin(request, check, form, reason):
+    """An admin row or page for a release check, recorded through `services.record_check`
+    (which computes pass/fail and puts a released batch that now fails on hold)."""
+    if check.pk and {"item", "batch"} & set(form.changed_data):
+        raise BatchError(
+            "A recorded result cannot be moved to another item or batch: correct its "
+            "value, and record the other item as a new result."
+        )
+    return services.record_check(
+        check.batch,
+        check.item,
+        actor=request.user,
+        tested_on=check.tested_on,
+        value=check.result_value,
+        text=check.result_text,
+        reason=reason,
+    )
+
+
 @admin.register(ReleaseCheck)
 class ReleaseCheckAdmin(AuditedAdmin):
     list_display = ["batch", "item", "result_value", "result_text", "passed", "tested_on"]
@@ -699,6 +872,11 @@ class ReleaseCheckAdmin(AuditedAdmin):
     search_fields = ["batch__din", "item__parameter"]
     list_select_related = ["batch", "item", "item__specification"]
     readonly_fields = ["passed", "recorded_at"]
+
+    def save_model(self, request, obj, form, change):
+        saved = record_check_from_admin(request, obj, form, self._reason(request, form))
+        obj.pk = saved.pk
+        self.report_holds(request, saved.holds)
 
 
 # Bags ---------------------------------------------------------------------------------

@@ -17,3 +17,7 @@ class ReleaseError(BatchError):
 
 class BagCreationError(BatchError):
     """Bags could not be created for a batch (state, count or storage)."""
+
+
+class SpecificationInUseError(BatchError):
+    """A specification version a QP decision was made against cannot change: make a new one."""

@@ -10,10 +10,12 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
-from django.db.models import Q
+from django.db import models, transaction
+from django.db.models import CharField, Exists, OuterRef, Q
+from django.db.models.functions import Cast
 
 from audit.models import AuditedModel
+from batches.exceptions import BatchError, SpecificationInUseError
 from batches.isbt import DIN_RE, iso7064_mod37_2
 
 MIN_BAG_CELLS = 50_000_000
@@ -75,10 +77,9 @@ class Donor(AuditedModel):
         return self.code
 
     def has_decided_batch(self) -> bool:
-        """Whether a QP has released or rejected a batch from this donor."""
-        return (
-            self.pk is not None and self.batches.filter(status__in=Batch.LOCKED_STATUSES).exists()
-        )
+        """Whether a QP has released or rejected a batch from this donor (see
+        `decided_batches`: a batch put back on hold after release still counts)."""
+        return self.pk is not None and decided_batches(self.batches.all()).exists()
 
     def reason_required(self, stored: dict) -> bool:
         # Eligibility data behind a QP decision is not changed without saying why.
@@ -118,6 +119,14 @@ class SerologyResult(AuditedModel):
 
     def reason_required(self, stored: dict) -> bool:
         return self.donor.has_decided_batch()
+
+    def delete(self, *args, **kwargs):
+        if self.donor.has_decided_batch():
+            raise BatchError(
+                f"Donor {self.donor.code} has a batch a QP has decided on: a serology result "
+                "is corrected (with a reason), never deleted."
+            )
+        return super().delete(*args, **kwargs)
 
 
 class Procurement(AuditedModel):
@@ -174,9 +183,7 @@ class ReleaseSpecification(AuditedModel):
 
     def is_in_use(self) -> bool:
         """Whether a batch has been decided against this version (then it is frozen)."""
-        return (
-            self.pk is not None and self.batches.filter(status__in=Batch.LOCKED_STATUSES).exists()
-        )
+        return self.pk is not None and decided_batches(self.batches.all()).exists()
 
     def reason_required(self, stored: dict) -> bool:
         return self.is_in_use()
@@ -232,10 +239,15 @@ class SpecificationItem(AuditedModel):
 
     @property
     def criterion(self) -> str:
+        """The acceptance criterion as people read it: "≥ 70 %", never "≥ 7E+1 %".
+
+        It is shown on the QP's signing page, in release failure messages and in the
+        signed content, so its format is part of every signature's hash.
+        """
         if self.kind == self.Kind.MINIMUM:
-            return f"≥ {self.lower_limit.normalize()} {self.unit}".strip()
+            return f"≥ {_plain(self.lower_limit)} {self.unit}".strip()
         if self.kind == self.Kind.MAXIMUM:
-            return f"≤ {self.upper_limit.normalize()} {self.unit}".strip()
+            return f"≤ {_plain(self.upper_limit)} {self.unit}".strip()
         return f"= {self.expected_result}"
 
     @property
@@ -244,6 +256,71 @@ class SpecificationItem(AuditedModel):
 
     def reason_required(self, stored: dict) -> bool:
         return self.specification.is_in_use()
+
+    # The fields a result is judged against: a change re-evaluates every stored result.
+    LIMIT_FIELDS = ("kind", "lower_limit", "upper_limit", "expected_result")
+
+    def _refuse_if_in_use(self, spec_id, verb: str) -> None:
+        if spec_id is None:
+            return
+        spec = ReleaseSpecification.objects.get(pk=spec_id)
+        if spec.is_in_use():
+            raise SpecificationInUseError(
+                f"Specification {spec} has been used for a QP release or rejection: its "
+                f"items cannot be {verb}. To change a limit, create a new version of the "
+                "specification and use it for new batches."
+            )
+
+    def save(self, *args, **kwargs):
+        """Save, refusing any change to a version in use; recompute stored results.
+
+        A version a QP has decided against is frozen, in the model as well as the admin:
+        an item of it cannot be changed, deleted or moved to another version, and no
+        item can be moved into it (`SpecificationInUseError`, telling the user to make a
+        new version). Adding a new item to a used version is refused by the admin (both
+        the specification's inline and the item page offer only unused versions).
+
+        When the limit of an item of an unused version changes, each stored result whose
+        pass/fail it changes is saved again (audit action `recompute`) in the same
+        transaction, so the pass/fail shown always matches the limit.
+        """
+        from audit.context import audit_context, current_context
+        from batches.rules import evaluate_check
+
+        stored = None
+        if self.pk is not None:
+            stored = type(self)._base_manager.filter(pk=self.pk).first()
+        if stored is not None:
+            self._refuse_if_in_use(stored.specification_id, "changed")
+            if stored.specification_id != self.specification_id:
+                self._refuse_if_in_use(self.specification_id, "moved into it")
+        limit_changed = stored is not None and any(
+            getattr(stored, f) != getattr(self, f) for f in self.LIMIT_FIELDS
+        )
+        with transaction.atomic(using=kwargs.get("using")):
+            super().save(*args, **kwargs)
+            if limit_changed:
+                ctx = current_context()
+                note = (
+                    f"{self.specification} {self.parameter}: criterion changed from "
+                    f"{stored.criterion} to {self.criterion}; pass/fail recomputed"
+                )
+                if ctx is not None and ctx.reason.strip():
+                    note = f"{note} ({ctx.reason.strip()})"
+                with audit_context(actor=ctx.actor if ctx else None, reason=note):
+                    for check in self.results.select_related("batch").select_for_update(
+                        of=("self",)
+                    ):
+                        check.item = self
+                        if check.passed != evaluate_check(
+                            self, check.result_value, check.result_text
+                        ):
+                            check.save(audit_action="recompute")
+
+    def delete(self, *args, **kwargs):
+        stored = type(self)._base_manager.filter(pk=self.pk).first()
+        self._refuse_if_in_use(stored.specification_id if stored else None, "deleted")
+        return super().delete(*args, **kwargs)
 
 
 class Batch(AuditedModel):
@@ -333,7 +410,16 @@ class Batch(AuditedModel):
             )
 
     def reason_required(self, stored: dict) -> bool:
-        return stored.get("status") in self.LOCKED_STATUSES
+        """A change needs a written reason once a QP has decided on the batch: while it
+        is released, rejected, recalled or expired, and also while it is back in
+        quarantine on hold after a release (it still carries the QP's signature)."""
+        return stored.get("status") in self.LOCKED_STATUSES or self.has_decision_signature()
+
+    def has_decision_signature(self) -> bool:
+        return (
+            self.pk is not None
+            and self.signatures().filter(meaning__in=DECISION_MEANINGS).exists()
+        )
 
     @property
     def is_locked(self) -> bool:
@@ -342,6 +428,8 @@ class Batch(AuditedModel):
     def signature_content(self) -> dict:
         """The batch record a QP signs: GMP fields, every check and result, the donor
         code and the bags made. Status is not part of it: the signature's meaning is."""
+
+        from batches.rules import evaluate_check
 
         def fmt(value):
             if value is None:
@@ -376,7 +464,7 @@ class Batch(AuditedModel):
                         "value": fmt(c.result_value),
                         "text": c.result_text,
                         "tested_on": fmt(c.tested_on),
-                        "passed": c.passed,
+                        "passed": evaluate_check(c.item, c.result_value, c.result_text),
                     }
                     for c in self.checks.select_related("item")
                 ),
@@ -404,7 +492,30 @@ class Batch(AuditedModel):
 
     def decision_signature(self):
         """The latest release or rejection signature, or None."""
-        return self.signatures().filter(meaning__in=["released", "rejected"]).last()
+        return self.signatures().filter(meaning__in=DECISION_MEANINGS).last()
+
+
+# The meanings of a QP's signature on a batch that decide it.
+DECISION_MEANINGS = ("released", "rejected")
+
+
+def decided_batches(queryset):
+    """The batches of `queryset` a QP has decided on: a closed status (released,
+    rejected, recalled, expired) or a release/rejection signature, so that a batch put
+    back in quarantine on hold after its release still counts as decided."""
+    from audit.models import Signature
+
+    signed = Signature.objects.filter(
+        object_type=Batch._meta.label_lower,
+        object_id=Cast(OuterRef("pk"), output_field=CharField()),
+        meaning__in=DECISION_MEANINGS,
+    )
+    return queryset.filter(Q(status__in=Batch.LOCKED_STATUSES) | Q(Exists(signed)))
+
+
+def _plain(value: Decimal | None) -> str:
+    """A limit as a plain decimal: 70, 0.5, 1000 (never 7E+1)."""
+    return "" if value is None else format(value.normalize(), "f")
 
 
 class ReleaseCheck(AuditedModel):

@@ -183,21 +183,30 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def release_failures(batch, *, on_date: datetime.date | None = None) -> list[str]:
+def release_failures(
+    batch, *, on_date: datetime.date | None = None, review: bool = False
+) -> list[str]:
     """Every reason `batch` cannot be released now, one line each (empty: releasable).
 
     Checks the batch is in quarantine; every required item of its specification has a
-    result and every recorded result passed; population doublings recorded and under 20;
+    result and every recorded result passes its item's *current* limit (evaluated here,
+    never the stored `passed` flag, so a limit edited after the result was recorded is
+    honoured); population doublings recorded and under 20;
     passages recorded and under 2; viability before cryopreservation recorded (and equal
     to the viability check, if the specification has one); cryopreservation and expiry
     dates recorded, expiry not past; the procurement belongs to the batch's donor; the
     donor is eligible (each failing criterion named); the batch has bags.
+
+    `review=True` re-checks a batch that is already released (after a correction): the
+    rules about the release *step* are left out — the batch is not in quarantine, its
+    bags have left quarantine, and passing the expiry date is handled by expiry, not by
+    a hold — so what remains is whether its data still meets every release rule.
     """
     from batches.models import Batch
 
     on_date = on_date or timezone.localdate()
     failures: list[str] = []
-    if batch.status != Batch.Status.QUARANTINE:
+    if not review and batch.status != Batch.Status.QUARANTINE:
         failures.append(
             f"Batch is {batch.get_status_display().lower()}: only a batch in quarantine "
             "can be released."
@@ -214,7 +223,7 @@ def release_failures(batch, *, on_date: datetime.date | None = None) -> list[str
             continue
         if item.category == "viability" and check.result_value is not None:
             viability_checks.append(check.result_value)
-        if not check.passed:
+        if not evaluate_check(item, check.result_value, check.result_text):
             shown = (
                 _fmt(check.result_value) if check.result_value is not None else check.result_text
             )
@@ -240,7 +249,7 @@ def release_failures(batch, *, on_date: datetime.date | None = None) -> list[str
         failures.append("Cryopreservation date not recorded.")
     if batch.expires_on is None:
         failures.append("Expiry date not recorded.")
-    elif batch.expires_on < on_date:
+    elif not review and batch.expires_on < on_date:
         failures.append(f"Batch expired on {batch.expires_on}.")
 
     if batch.procurement.donor_id != batch.donor_id:
@@ -252,6 +261,9 @@ def release_failures(batch, *, on_date: datetime.date | None = None) -> list[str
                 f"Donor {batch.donor.code} not eligible: {criterion.name} {word} — "
                 f"{criterion.detail}"
             )
-    if not any(b.status == "quarantine" for b in batch.bags.all()):
+    # A batch held for review after release may have every bag already reserved or issued:
+    # the QP judges the record again, not the stock.
+    first_decision = not review and not batch.has_decision_signature()
+    if first_decision and not any(b.status == "quarantine" for b in batch.bags.all()):
         failures.append("No bags in quarantine: create the batch's bags before release.")
     return failures

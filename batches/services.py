@@ -7,8 +7,10 @@ Each function runs in one transaction, locks the rows it changes, opens an
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import string
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -18,9 +20,19 @@ from django.utils import timezone
 
 from audit.context import audit_context
 from audit.models import Signature
-from audit.signatures import SignatureError, sign
+from audit.signatures import SignatureError, sign, signature_matches
 from batches.exceptions import BagCreationError, BagTransitionError, BatchError, ReleaseError
-from batches.models import Bag, BagEvent, Batch, ReleaseCheck, SpecificationItem, StorageLocation
+from batches.models import (
+    Bag,
+    BagEvent,
+    Batch,
+    Donor,
+    Procurement,
+    ReleaseCheck,
+    SerologyResult,
+    SpecificationItem,
+    StorageLocation,
+)
 from batches.rules import release_failures
 
 S = Bag.Status
@@ -28,7 +40,8 @@ S = Bag.Status
 # The chain of custody of a bag: which status may follow which.
 BAG_TRANSITIONS: dict[str, frozenset[str]] = {
     S.QUARANTINE: frozenset({S.AVAILABLE, S.DISCARDED}),
-    S.AVAILABLE: frozenset({S.RESERVED, S.DISCARDED, S.EXPIRED}),
+    # available → quarantine: the batch was put on hold after its release (see `hold`).
+    S.AVAILABLE: frozenset({S.RESERVED, S.DISCARDED, S.EXPIRED, S.QUARANTINE}),
     S.RESERVED: frozenset({S.AVAILABLE, S.THAWED, S.IN_REFRESH, S.DISCARDED}),
     S.THAWED: frozenset({S.DISPENSED, S.DISCARDED}),
     S.IN_REFRESH: frozenset({S.DISPENSED, S.DISCARDED}),
@@ -157,14 +170,16 @@ def record_check(
     """Record (or re-record) the result of one specification item for a batch.
 
     Pass/fail is computed by the check itself from the specification. A batch that the
-    QP has released or rejected takes a result only as a correction with a written
-    reason, which the audit event carries.
+    QP has released or rejected (or put back on hold) takes a result only as a
+    correction with a written reason, which the audit event carries. If the batch is
+    released and the result makes it fail a release rule, it is put on hold in the same
+    transaction (see `hold`); the returned check's `holds` lists what was held.
     """
     batch = _lock_batch(batch)
-    if batch.is_locked and not reason.strip():
+    if batch.reason_required({"status": batch.status}) and not reason.strip():
         raise BatchError(
-            f"Batch {batch.code} is {batch.get_status_display().lower()}: a result is a "
-            "correction and needs a written reason."
+            f"Batch {batch.code} has a QP decision (now {batch.get_status_display().lower()}"
+            "): a result is a correction and needs a written reason."
         )
     check = ReleaseCheck.objects.filter(batch=batch, item=item).select_for_update().first()
     if check is None:
@@ -178,6 +193,7 @@ def record_check(
         raise BatchError(_validation_messages(error)) from None
     with audit_context(actor=actor, reason=reason.strip()):
         check.save()
+    check.holds = _review([batch], actor=actor, cause=f"{item.parameter} re-recorded", why=reason)
     return check
 
 
@@ -399,19 +415,21 @@ def reject_batch(batch: Batch, *, actor: AbstractBaseUser, password: str, reason
 
 @transaction.atomic
 def correct_batch(batch: Batch, *, actor: AbstractBaseUser, reason: str, **changes) -> Batch:
-    """Correct the GMP data of a batch; a released or rejected batch needs a reason.
+    """Correct the GMP data of a batch; a batch a QP has decided on needs a reason.
 
     Only `Batch.CORRECTABLE_FIELDS` may change. The audit event carries the reason, and
-    the QP signature of a released batch stops matching once its content differs.
+    the QP signature of a released batch stops matching once its content differs. If a
+    released batch no longer meets its release rules after the correction, it is put on
+    hold in the same transaction (see `hold`); the returned batch's `holds` says so.
     """
     batch = _lock_batch(batch)
     unknown = set(changes) - set(Batch.CORRECTABLE_FIELDS)
     if unknown:
         raise BatchError(f"These fields cannot be corrected: {', '.join(sorted(unknown))}.")
-    if batch.is_locked and not reason.strip():
+    if batch.reason_required({"status": batch.status}) and not reason.strip():
         raise BatchError(
-            f"Batch {batch.code} is {batch.get_status_display().lower()}: a correction "
-            "needs a written reason."
+            f"Batch {batch.code} has a QP decision (now {batch.get_status_display().lower()}"
+            "): a correction needs a written reason."
         )
     for field, value in changes.items():
         setattr(batch, field, value)
@@ -421,4 +439,237 @@ def correct_batch(batch: Batch, *, actor: AbstractBaseUser, reason: str, **chang
         raise BatchError(_validation_messages(error)) from None
     with audit_context(actor=actor, reason=reason.strip()):
         batch.save(audit_action="correct" if batch.is_locked else "update")
+    fields = ", ".join(sorted(changes)) or "nothing"
+    batch.holds = _review([batch], actor=actor, cause=f"correction of {fields}", why=reason)
     return batch
+
+
+# Holding a released batch whose data no longer meets the release rules ----------------
+
+
+@dataclass
+class Hold:
+    """A released batch put back on hold: why, and what happened to its bags."""
+
+    batch: Batch
+    failures: list[str]
+    bags_quarantined: int = 0
+    bags_out: dict[str, int] = dataclasses.field(
+        default_factory=dict
+    )  # reserved, thawed, … → count
+
+    @property
+    def message(self) -> str:
+        """What the admin tells the user, in plain words."""
+        parts = [
+            f"Batch {self.batch.code} was released but no longer meets its release rules: "
+            "it is back in quarantine, on hold until a QP reviews it (release it again "
+            "with a new signature once the failure is resolved, or reject it).",
+            f"{self.bags_quarantined} available bag{'s' if self.bags_quarantined != 1 else ''}"
+            " moved back to quarantine and can no longer be allocated.",
+        ]
+        if self.bags_out:
+            out = ", ".join(
+                f"{n} bag{'s' if n != 1 else ''} {_label(status)}"
+                for status, n in sorted(self.bags_out.items())
+            )
+            parts.append(f"Already issued from this batch: {out} — review them now.")
+        parts.append("Failing: " + " ".join(self.failures))
+        return " ".join(parts)
+
+
+def hold(batch: Batch, failures: list[str], *, actor, cause: str, why: str = "") -> Hold:
+    """Put a released batch on hold: back to `quarantine`, pending the QP's review.
+
+    Why quarantine and not `recalled`: the batch has not been shown to be bad, only no
+    longer shown to be good; quarantine is the status from which a QP decides, so the QP
+    can `release_batch` it again (a new signature, once the failure is resolved) or
+    `reject_batch` it, with no new status or transition. The batch keeps its release
+    signature, so it still counts as decided (`Batch.reason_required`,
+    `ReleaseSpecification.is_in_use`): further changes still need a written reason.
+
+    Runs inside the caller's transaction on a locked batch: the status change (audit
+    action `hold`, whose reason names the cause and every failing rule), then each
+    `available` bag moves back to `quarantine` with its custody event. Bags already
+    reserved or further along are left where they are and counted in the Hold: the
+    batch is no longer released, so nothing more can be allocated from it.
+    """
+    reason = f"On hold for QP review after {cause}"
+    if why.strip():
+        reason += f" ({why.strip()})"
+    reason += ": the released batch needs the QP's review — " + " ".join(failures)
+    with audit_context(actor=actor, reason=reason):
+        batch.status = Batch.Status.QUARANTINE
+        batch.status_changed_at = timezone.now()
+        batch.save(audit_action="hold")
+    result = Hold(batch=batch, failures=list(failures))
+    for bag in batch.bags.order_by("code"):
+        if bag.status == Bag.Status.AVAILABLE:
+            move_bag(
+                bag,
+                Bag.Status.QUARANTINE,
+                actor=actor,
+                note=f"batch {batch.code} on hold for QP review",
+                reason=reason,
+            )
+            result.bags_quarantined += 1
+        elif bag.status in (S.RESERVED, S.THAWED, S.IN_REFRESH, S.DISPENSED):
+            result.bags_out[bag.status] = result.bags_out.get(bag.status, 0) + 1
+    return result
+
+
+def _review(batches, *, actor, cause: str, why: str = "") -> list[Hold]:
+    """Re-check each released batch after a change to its data; hold those that fail.
+
+    Runs in the caller's transaction. Each batch is locked and re-read, then judged by
+    `release_failures(review=True)` (every release rule except those about the release
+    step itself). Returns the holds made (empty when every batch still passes).
+    """
+    holds = []
+    for candidate in batches:
+        batch = _lock_batch(candidate)
+        if batch.status != Batch.Status.RELEASED:
+            continue
+        failures = release_failures(batch, review=True)
+        signature = batch.decision_signature()
+        if signature is not None and not signature_matches(signature, batch.signature_content()):
+            # Even a correction that passes every rule changes what the QP certified:
+            # dosing refuses a batch whose signature no longer matches, so it goes back
+            # to the QP rather than stranding released stock nobody may use.
+            failures.append(
+                "The batch record changed after the QP signed it: the QP must review it "
+                "and sign again."
+            )
+        if failures:
+            holds.append(hold(batch, failures, actor=actor, cause=cause, why=why))
+            if candidate is not batch:
+                candidate.status = batch.status
+                candidate.status_changed_at = batch.status_changed_at
+    return holds
+
+
+def _review_donor(donor: Donor, *, actor, cause: str, why: str) -> list[Hold]:
+    released = donor.batches.filter(status=Batch.Status.RELEASED).order_by("pk")
+    return _review(list(released), actor=actor, cause=cause, why=why)
+
+
+def _require_donor_reason(donor: Donor, reason: str, what: str) -> None:
+    if donor.has_decided_batch() and not reason.strip():
+        raise BatchError(
+            f"Donor {donor.code} has a batch a QP has decided on: {what} is a correction "
+            "and needs a written reason."
+        )
+
+
+def _save_validated(obj, *, actor, reason: str, exclude=None) -> None:
+    try:
+        obj.full_clean(exclude=exclude, validate_unique=True)
+    except ValidationError as error:
+        raise BatchError(_validation_messages(error)) from None
+    with audit_context(actor=actor, reason=reason.strip()):
+        obj.save()
+
+
+DONOR_FIELDS = (
+    "code",
+    "age_at_donation",
+    "sex",
+    "has_comorbidities",
+    "has_concomitant_treatments",
+    "consent_for_clinical_use",
+    "consent_signed_on",
+)
+
+
+@transaction.atomic
+def update_donor(donor: Donor, *, actor: AbstractBaseUser | None, reason: str = "", **changes):
+    """Change a donor's data (`DONOR_FIELDS`); re-check the donor's released batches.
+
+    A donor with a batch a QP has decided on changes only with a written reason. If the
+    donor is no longer eligible, each released batch from the donor is put on hold in
+    the same transaction (see `hold`); the returned donor's `holds` lists them.
+    """
+    unknown = set(changes) - set(DONOR_FIELDS)
+    if unknown:
+        raise BatchError(f"These donor fields cannot be changed: {', '.join(sorted(unknown))}.")
+    donor = Donor.objects.select_for_update().get(pk=donor.pk)
+    _require_donor_reason(donor, reason, "a change to the donor")
+    for name, value in changes.items():
+        setattr(donor, name, value)
+    _save_validated(donor, actor=actor, reason=reason)
+    fields = ", ".join(sorted(changes)) or "nothing"
+    donor.holds = _review_donor(donor, actor=actor, cause=f"donor change ({fields})", why=reason)
+    return donor
+
+
+@transaction.atomic
+def record_serology(
+    donor: Donor,
+    *,
+    actor: AbstractBaseUser | None,
+    test: str,
+    result: str,
+    sampled_on: datetime.date,
+    reason: str = "",
+    correcting: SerologyResult | None = None,
+) -> SerologyResult:
+    """Record a donor screening result, or correct one (`correcting`).
+
+    Once a QP has decided on a batch from the donor, any new or corrected result needs
+    a written reason (a look-back). If the donor is no longer eligible, each released
+    batch from the donor is put on hold in the same transaction (see `hold`); the
+    returned result's `holds` lists them.
+    """
+    donor = Donor.objects.select_for_update().get(pk=donor.pk)
+    _require_donor_reason(donor, reason, "a serology result")
+    if correcting is not None:
+        serology = SerologyResult.objects.select_for_update().filter(pk=correcting.pk).first()
+        if serology is None or serology.donor_id != donor.pk:
+            raise BatchError(f"This serology result is not one of donor {donor.code}'s.")
+    else:
+        serology = SerologyResult(donor=donor)
+    serology.test, serology.result, serology.sampled_on = test, result, sampled_on
+    _save_validated(serology, actor=actor, reason=reason)
+    serology.holds = _review_donor(
+        donor, actor=actor, cause=f"serology {test} {result} recorded", why=reason
+    )
+    return serology
+
+
+@transaction.atomic
+def record_procurement(
+    donor: Donor,
+    *,
+    actor: AbstractBaseUser | None,
+    procured_on: datetime.date,
+    site: str,
+    lipoaspirate_volume_ml: Decimal,
+    fat_weight_g: Decimal,
+    performed_by: str,
+    reason: str = "",
+    correcting: Procurement | None = None,
+) -> Procurement:
+    """Record a tissue procurement, or correct one (`correcting`).
+
+    The procurement date anchors the donor's serology window, so a correction can make
+    the donor ineligible for a batch: each released batch from the donor is re-checked
+    and put on hold if it now fails (see `hold`); the result's `holds` lists them.
+    """
+    donor = Donor.objects.select_for_update().get(pk=donor.pk)
+    _require_donor_reason(donor, reason, "a procurement record")
+    if correcting is not None:
+        procurement = Procurement.objects.select_for_update().filter(pk=correcting.pk).first()
+        if procurement is None or procurement.donor_id != donor.pk:
+            raise BatchError(f"This procurement is not one of donor {donor.code}'s.")
+    else:
+        procurement = Procurement(donor=donor)
+    procurement.procured_on = procured_on
+    procurement.site = site
+    procurement.lipoaspirate_volume_ml = Decimal(str(lipoaspirate_volume_ml))
+    procurement.fat_weight_g = Decimal(str(fat_weight_g))
+    procurement.performed_by = performed_by
+    _save_validated(procurement, actor=actor, reason=reason)
+    procurement.holds = _review_donor(
+        donor, actor=actor, cause="procurement record changed", why=reason
+    )
+    return procurement
