@@ -13,6 +13,8 @@ from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.throttling import ScopedRateThrottle
 
+from core.api.schema import ErrorSerializer
+
 
 class LoginSerializer(serializers.Serializer):
     username = serializers.CharField(help_text="Your CellTrack username.")
@@ -56,7 +58,16 @@ class LoginView(KnoxLoginView):
     def get_user_serializer_class(self):
         return None
 
-    @extend_schema(request=LoginSerializer, responses={200: TokenSerializer}, auth=[])
+    @extend_schema(
+        request=LoginSerializer,
+        responses={
+            200: TokenSerializer,
+            429: OpenApiResponse(
+                ErrorSerializer, description="Too many login attempts: wait and try again."
+            ),
+        },
+        auth=[],
+    )
     def post(self, request, format=None):
         serializer = LoginSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
