@@ -2,7 +2,7 @@
 forms and their services), except the protocol, which staff with the change permission
 may edit; every protocol save runs inside an audit context naming the user."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from audit.admin import AuditHistoryMixin
 from audit.context import Origin, audit_context
@@ -27,6 +27,23 @@ class ProtocolAdmin(AuditHistoryMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_readonly_fields(self, request, obj=None):
+        """A version used by doses is read-only but for `active`: a change of a setting is
+        a new version (add one), so each dose keeps the rules it was given under."""
+        if obj is not None and obj.in_use:
+            return list(Protocol.SETTINGS)
+        return super().get_readonly_fields(request, obj)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        if obj is not None and obj.in_use and request.method == "GET":
+            messages.info(
+                request,
+                f"{obj} is used by doses: its settings are read-only. To change one, add a "
+                "new version of the protocol (and deactivate this one).",
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         reason = "protocol changed in admin" if change else "protocol created in admin"

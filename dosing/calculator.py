@@ -8,7 +8,10 @@ Rules (DESIGN.md "Dose"):
 - required cells = weight × target cells/kg (rounded half up to a whole cell);
 - bags are whole (a thawed bag is never refrozen), and all come from ONE batch;
 - between batches, first-expiry-first-out: the earliest-expiring batch that can give a dose
-  within the acceptable range is used;
+  within the acceptable range is used; for a first dose (no batch fixed yet), batches that
+  can supply the whole course (enough whole bags for the protocol's doses at this weight,
+  and an expiry on or after the last possible dose's day) come first, and a plan from a
+  batch that cannot carries a warning;
 - within the batch, least waste: the fewest bags whose total is within the range, and among
   those the total closest to the target (then the smaller total); never under the minimum.
 """
@@ -75,6 +78,7 @@ class DosePlan:
     min_cells: int
     max_cells: int
     bags: tuple[BagOption, ...] = field(default_factory=tuple)
+    warning: str = ""
 
     @property
     def batch_code(self) -> str | None:
@@ -163,12 +167,46 @@ def _best_in_batch(
     return None
 
 
+@dataclass(frozen=True)
+class Course:
+    """What a first dose's batch must still supply: `doses` doses (this one included) and
+    an expiry on or after `until` (the day of the last possible dose)."""
+
+    doses: int
+    until: datetime.date | None = None
+
+
+def course_shortfall(
+    bags: Sequence[BagOption], required: int, low: int, high: int, course: Course
+) -> str:
+    """Why a batch's bags cannot supply the whole course ("" when they can)."""
+    reasons = []
+    expires_on = bags[0].expires_on if bags else None
+    if course.until is not None and (expires_on is None or expires_on < course.until):
+        reasons.append(f"it expires on {expires_on}, before {course.until}")
+    remaining = list(bags)
+    doses = 0
+    while doses < course.doses:
+        chosen = _best_in_batch(remaining, required, low, high)
+        if not chosen:
+            break
+        doses += 1
+        codes = {b.code for b in chosen}
+        remaining = [b for b in remaining if b.code not in codes]
+    if doses < course.doses:
+        reasons.append(
+            f"its available bags give {doses} of the {course.doses} doses the protocol allows"
+        )
+    return " and ".join(reasons)
+
+
 def propose_bags(
     *,
     weight_kg: Decimal,
     dose_range: DoseRange,
     bags: Iterable[BagOption],
     batch_code: str | None = None,
+    course: Course | None = None,
 ) -> DosePlan:
     """Plan a dose of whole bags from one batch.
 
@@ -179,6 +217,10 @@ def propose_bags(
     that can give such a dose wins; within it, the fewest bags, then the total closest to
     the target. When no batch can give a dose within range, the plan has no bags
     (`within_range` is False) and nothing is proposed.
+
+    `course` (first dose only: no batch fixed) puts first the batches that can supply the
+    whole course; FEFO among those. When none can, the earliest-expiring batch that gives
+    this dose is proposed with a `warning` saying why the course may be cut short.
     """
     weight = Decimal(weight_kg)
     required = required_cells(weight, dose_range.target_cells_per_kg)
@@ -190,8 +232,24 @@ def propose_bags(
         batches.setdefault(bag.batch_code, []).append(bag)
     far_future = datetime.date.max
     order = sorted(batches, key=lambda code: (batches[code][0].expires_on or far_future, code))
+    fallback: tuple[tuple[BagOption, ...], str] | None = None
     for code in order:
         chosen = _best_in_batch(batches[code], required, low, high)
-        if chosen:
+        if not chosen:
+            continue
+        if course is None or batch_code is not None or course.doses <= 1:
             return DosePlan(weight, required, low, high, chosen)
+        shortfall = course_shortfall(batches[code], required, low, high, course)
+        if not shortfall:
+            return DosePlan(weight, required, low, high, chosen)
+        if fallback is None:
+            fallback = (chosen, f"batch {code}: {shortfall}")
+    if fallback is not None:
+        chosen, why = fallback
+        warning = (
+            f"No released batch in stock can supply all {course.doses} doses of the course "
+            f"for {weight} kg; proposed: {why}. Every later dose must come from this same "
+            "batch, so a later dose may not be possible."
+        )
+        return DosePlan(weight, required, low, high, chosen, warning)
     return DosePlan(weight, required, low, high, ())

@@ -4,8 +4,10 @@ The paper's protocol (v1): 1×10⁶ AT-MSC/kg (accepted 0.7–1.3), up to 3 dose
 apart, refresh culture < 72 h, infusion within 24 h of harvest, premedication (steroids and
 dexchlorpheniramine) before a thawed product, 200 µm filter. The cohort's shape: 6 patients
 thawed and 7 refreshed; 10 patients with two doses, 2 with one, 1 with three; every
-patient's doses from one released batch (chosen first-expiry-first-out among batches with
-stock for all of them); all infused with vitals; a few adverse events, among them the fatal
+patient's doses from one released batch (the calculator's choice: first-expiry-first-out
+among batches with stock for the whole course); every dose before the patient's recorded
+extubation, ICU discharge or death (an interval is shortened by whole days, never below
+48 h, where needed); all infused with vitals; a few adverse events, among them the fatal
 GI bleed about 24 h after the first dose, judged unlikely to be related.
 
 Invented (the paper's tables are not in its text): which patient was thawed or refreshed
@@ -22,9 +24,9 @@ from django.utils import timezone
 
 from audit.context import audit_context
 from batches.models import Bag, Batch
-from batches.querysets import bags_available_for_allocation
 from dosing import services
-from dosing.calculator import BagOption, DoseRange, cells_range, propose_bags
+from dosing.calculator import DoseRange, cells_range
+from dosing.exceptions import DosingError
 from dosing.models import AdverseEvent, Dose, Protocol
 from patients.models import Patient
 
@@ -94,26 +96,32 @@ def _protocol(actor) -> Protocol:
     return protocol
 
 
-def _choose_batch(weight_kg, protocol, n_doses, on_date):
-    """First-expiry-first-out among released batches with stock for all the doses."""
-    dose_range = DoseRange.from_protocol(protocol)
-    stock = list(bags_available_for_allocation(on_date=on_date))
-    for batch_code in dict.fromkeys(b.batch.code for b in stock):
-        options = [BagOption.from_bag(b) for b in stock if b.batch.code == batch_code]
-        plan = propose_bags(weight_kg=weight_kg, dose_range=dose_range, bags=options)
-        if plan.bags and len(plan.bags) * n_doses <= len(options):
-            return [b for b in stock if b.code in plan.bag_codes]
-    return None
+def _next_dose_at(previous_at, hours, protocol, ends_on):
+    """The next dose `hours` after the previous one, brought forward by whole days (not
+    below the protocol's minimum) so that it falls before the day the patient was
+    extubated, discharged from ICU or died (`ends_on`): no dose is given after that."""
+    while True:
+        at = previous_at + datetime.timedelta(hours=hours)
+        if ends_on is None or timezone.localdate(at) < ends_on:
+            return at
+        if hours - 24 < protocol.min_interval_hours:
+            return None
+        hours -= 24
 
 
-def _give(patient, number, first_dose_at, protocol, users, i, first_bags=None):
-    """One dose through order → allocate → thaw/refresh → dispense → infusion."""
+def _give(patient, number, first_dose_at, protocol, users, i, not_before=None):
+    """One dose through order → allocate → thaw/refresh → dispense → infusion.
+
+    `not_before`: nothing of this dose happens before it (the previous infusion's end),
+    so a refresh culture for dose 2 starts only after dose 1 was given."""
     pharmacy, clinician = users["pharmacy"], users["clinician"]
     start = first_dose_at
     thawed = patient.code in THAWED
     ordered_at = start - (datetime.timedelta(minutes=30) if thawed else datetime.timedelta(days=3))
+    if not_before is not None:
+        ordered_at = max(ordered_at, not_before)
     dose = services.order_dose(patient, actor=pharmacy, planned_for=start, at=ordered_at)
-    services.allocate_dose(dose, actor=pharmacy, bags=first_bags, at=ordered_at)
+    services.allocate_dose(dose, actor=pharmacy, at=ordered_at)
     dose.refresh_from_db()
     if thawed:
         thaw = start - datetime.timedelta(minutes=10)
@@ -127,11 +135,12 @@ def _give(patient, number, first_dose_at, protocol, users, i, first_bags=None):
         viable = int(dose.weight_kg * per_kg * 1_000_000)
         viable = min(max(viable, low), high)
         harvested = start - datetime.timedelta(hours=2)
+        thawed_at = max(start - datetime.timedelta(hours=50), ordered_at)
         services.record_refresh(
             dose,
             actor=pharmacy,
-            thawed_at=start - datetime.timedelta(hours=50),
-            seeded_at=start - datetime.timedelta(hours=49, minutes=30),
+            thawed_at=thawed_at,
+            seeded_at=thawed_at + datetime.timedelta(minutes=30),
             harvested_at=harvested,
             viable_cells=viable,
             viability_pct=Decimal("93.5") - Decimal(i % 6),
@@ -166,19 +175,23 @@ def seed(*, users, stdout) -> None:
         start = timezone.make_aware(
             datetime.datetime.combine(FIRST_DOSE_ON[code], datetime.time(10, 0))
         )
-        weight = patient.current_weight()
-        bags = _choose_batch(weight.weight_kg, protocol, n_doses, timezone.localdate())
-        if bags is None:
-            stdout.write(f"dosing: no released batch has stock for {code}; skipped.")
-            continue
+        ends = patient.outcomes.order_by("occurred_on").first()
+        ends_on = ends.occurred_on if ends else None
         at = start
         first = None
+        not_before = None
         for number in range(1, n_doses + 1):
-            dose = _give(
-                patient, number, at, protocol, users, i, first_bags=bags if number == 1 else None
-            )
+            try:
+                dose = _give(patient, number, at, protocol, users, i, not_before=not_before)
+            except DosingError as error:
+                stdout.write(f"dosing: dose {number} of {code} not given: {error}")
+                break
             first = first or dose
-            at = at + datetime.timedelta(hours=INTERVALS_H[(i + number) % len(INTERVALS_H)])
+            not_before = at + datetime.timedelta(minutes=45)
+            hours = INTERVALS_H[(i + number) % len(INTERVALS_H)]
+            at = _next_dose_at(at, hours, protocol, ends_on)
+            if at is None:
+                break
         if code in ADVERSE_EVENTS:
             hours, description, grade, serious, outcome, causality = ADVERSE_EVENTS[code]
             services.report_adverse_event(

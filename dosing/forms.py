@@ -20,7 +20,7 @@ def _when(label, help_text=""):
 
 class OrderForm(forms.Form):
     planned_for = _when(
-        "Planned for", "Dose 2 and 3: within the protocol's window after the previous infusion."
+        "Planned for", "When the dose is to be given; dose 2 and 3 inside the window shown above."
     )
 
 
@@ -41,6 +41,12 @@ class OverrideFields(forms.Form):
 
 class AllocateForm(OverrideFields):
     bags = forms.CharField(widget=forms.HiddenInput)
+    choice_reason = forms.CharField(
+        label="Reason for other bags",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Only when the bags reserved differ from the calculator's proposal: why.",
+    )
 
     def bag_codes(self) -> list[str]:
         return [c for c in self.cleaned_data["bags"].split(",") if c.strip()]
@@ -81,6 +87,16 @@ class CancelForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
 
 
+# The vital signs, as rows of the before/after grid: (row label, field name stem).
+VITAL_SIGNS = [
+    ("Heart rate (/min)", "heart_rate"),
+    ("Systolic BP (mmHg)", "systolic_bp"),
+    ("Diastolic BP (mmHg)", "diastolic_bp"),
+    ("SpO₂ (%)", "spo2_pct"),
+    ("Temperature (°C)", "temperature_c"),
+]
+
+
 class InfusionForm(forms.ModelForm):
     class Meta:
         model = Infusion
@@ -114,16 +130,36 @@ class InfusionForm(forms.ModelForm):
             "spo2_pct_after": "SpO₂ after (%)",
             "temperature_c_after": "Temperature after (°C)",
         }
+        help_texts = {
+            "started_at": "From the bedside chart: when the infusion began (not before "
+            "dispensing, and before the use-before time above).",
+            "premedication_given": "What was given before the infusion: drugs, doses, route.",
+        }
         widgets = {
             "started_at": DateTimeLocalInput(),
             "ended_at": DateTimeLocalInput(),
-            "immediate_reactions": forms.Textarea(attrs={"rows": 2}),
+            "premedication_given": forms.Textarea(attrs={"rows": 2, "class": "wide"}),
+            "immediate_reactions": forms.Textarea(attrs={"rows": 2, "class": "wide"}),
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Required here so the form says so next to the box; the service refuses too.
         self.fields["filter_200um_confirmed"].required = True
+        # In the before/after grid the input has no visible label of its own: name it.
+        for name in self.vital_names():
+            self.fields[name].widget.attrs["aria-label"] = self.fields[name].label
+
+    @staticmethod
+    def vital_names() -> list[str]:
+        return [f"{stem}_{when}" for _, stem in VITAL_SIGNS for when in ("before", "after")]
+
+    def vital_rows(self) -> list[dict]:
+        """The grid: one row per vital sign, its before and after inputs."""
+        return [
+            {"label": label, "before": self[f"{stem}_before"], "after": self[f"{stem}_after"]}
+            for label, stem in VITAL_SIGNS
+        ]
 
     def vitals(self) -> dict:
         return {

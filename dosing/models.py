@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -27,7 +28,11 @@ class Protocol(AuditedModel):
     target_cells_per_kg = models.BigIntegerField(default=1_000_000)
     min_cells_per_kg = models.BigIntegerField(default=700_000)
     max_cells_per_kg = models.BigIntegerField(default=1_300_000)
-    max_doses = models.PositiveSmallIntegerField(default=3)
+    max_doses = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(3)],
+        help_text="At most 3: a patient's doses are numbered 1–3.",
+    )
     min_interval_hours = models.PositiveSmallIntegerField(default=48)
     max_interval_hours = models.PositiveSmallIntegerField(default=96)
     refresh_max_culture_hours = models.PositiveSmallIntegerField(
@@ -66,6 +71,44 @@ class Protocol(AuditedModel):
 
     def __str__(self):
         return f"{self.code} v{self.version}"
+
+    # Settings a dose was given under: fixed once a dose uses the version.
+    SETTINGS = (
+        "code",
+        "version",
+        "effective_from",
+        "target_cells_per_kg",
+        "min_cells_per_kg",
+        "max_cells_per_kg",
+        "max_doses",
+        "min_interval_hours",
+        "max_interval_hours",
+        "refresh_max_culture_hours",
+        "harvest_to_infusion_max_hours",
+        "thaw_to_infusion_max_minutes",
+        "premedication_required_for_thawed",
+        "premedication",
+        "filter_microns",
+        "overrides_allowed",
+    )
+
+    @property
+    def in_use(self) -> bool:
+        return self.pk is not None and self.doses.exists()
+
+    def clean(self):
+        """A version used by doses keeps its settings (only `active` may change): a
+        change is a new version, so every dose keeps the rules it was given under."""
+        super().clean()
+        if not self.in_use:
+            return
+        stored = type(self).objects.filter(pk=self.pk).values(*self.SETTINGS).first() or {}
+        changed = [name for name in self.SETTINGS if stored.get(name) != getattr(self, name)]
+        if changed:
+            raise ValidationError(
+                f"{self} is used by doses: its settings ({', '.join(changed)}) cannot change. "
+                "Create a new version of the protocol instead."
+            )
 
     @property
     def audit_code(self) -> str:
@@ -108,6 +151,11 @@ class Dose(AuditedModel):
     )
     override_physician = models.CharField(max_length=200, blank=True)
     override_reason = models.TextField(blank=True)
+    override_cells = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="The total (cells) the override approved; another total needs a new one.",
+    )
     ordered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

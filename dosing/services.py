@@ -18,11 +18,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.context import audit_context
+from audit.signatures import signature_matches
 from batches.models import Bag, Batch
 from batches.querysets import bags_available_for_allocation
 from batches.services import move_bag, record_custody_event
 from dosing.calculator import (
     BagOption,
+    Course,
     DosePlan,
     DoseRange,
     cells_per_kg,
@@ -41,10 +43,11 @@ from dosing.exceptions import (
 )
 from dosing.models import AdverseEvent, Dose, DoseBag, Infusion, Preparation, Protocol
 from patients.eligibility import evaluate_eligibility
-from patients.models import Patient
+from patients.models import ClinicalOutcome, Patient
 
 S = Dose.Status
-THAWED_MEDIUM = "Freezing medium: AB serum + 10 % DMSO, unwashed"
+MAX_DOSE_NUMBER = 3  # Dose.number is 1..3 (validator and database constraint)
+THAWED_MEDIUM = "AB serum + 10 % DMSO (the freezing medium), unwashed"
 REFRESHED_MEDIUM = "Ringer's lactate + 1 % albumin"
 
 
@@ -111,6 +114,148 @@ def use_before(preparation: Preparation, protocol: Protocol) -> datetime.datetim
     )
 
 
+def previous_dose(dose: Dose) -> Dose | None:
+    """The patient's live dose given just before `dose` (None for a first dose)."""
+    return (
+        live_doses(dose.patient)
+        .filter(number__lt=dose.number)
+        .exclude(pk=dose.pk)
+        .select_related("infusion")
+        .last()
+    )
+
+
+def window_text(previous: Dose, protocol: Protocol) -> str:
+    earliest, latest = interval_window(previous, protocol)
+    return (
+        f"dose {previous.number + 1} may start {protocol.min_interval_hours}–"
+        f"{protocol.max_interval_hours} h after dose {previous.number} (infused "
+        f"{fmt_time(dose_reference_time(previous))}): between {fmt_time(earliest)} and "
+        f"{fmt_time(latest)} ({protocol})"
+    )
+
+
+def _check_interval(
+    dose: Dose,
+    moment: datetime.datetime,
+    *,
+    latest: datetime.datetime | None = None,
+    what: str = "The infusion",
+    error: type[DosingError] = InfusionError,
+    field: str | None = None,
+) -> None:
+    """Refuse a start of infusion outside the window after the previous dose's infusion.
+
+    `moment` is the (earliest possible) start of infusion, `latest` the latest possible
+    one when the product's time limit allows a range (thaw: thaw + thaw limit; refresh:
+    harvest + harvest limit). Refused when the latest possible start is before the window
+    opens or the earliest is after it closes. The window is measured from the previous
+    live dose's real infusion start (`infusion.started_at`), never from a planned time.
+    """
+    previous = previous_dose(dose)
+    if previous is None:
+        return
+    protocol = dose.protocol
+    infusion = getattr(previous, "infusion", None) if previous.status == S.INFUSED else None
+    if infusion is None:
+        raise error(
+            f"Dose {previous.code} has no infusion record: dose {dose.number} cannot be "
+            "prepared or given before the previous dose's infusion is recorded.",
+            field=field,
+        )
+    latest = latest or moment
+    earliest_ok, latest_ok = interval_window(previous, protocol)
+    if latest < earliest_ok or moment > latest_ok:
+        after = (moment - infusion.started_at).total_seconds() / 3600
+        if latest == moment:
+            when = f"{what} {fmt_time(moment)}, {after:.0f} h after dose {previous.number}"
+        else:
+            last = (latest - infusion.started_at).total_seconds() / 3600
+            when = (
+                f"{what}: its infusion could start only between {fmt_time(moment)} and "
+                f"{fmt_time(latest)}, {after:.0f}–{last:.0f} h after dose {previous.number}"
+            )
+        raise error(
+            f"{when}, which is outside the interval window: {window_text(previous, protocol)}.",
+            field=field,
+        )
+
+
+def batch_problem(batch: Batch, on_date: datetime.date) -> str | None:
+    """Why nothing of `batch` may go on towards a patient on `on_date`, or None.
+
+    Not released; expired (or no expiry date) on that day; no QP decision signature, or a
+    signature that no longer matches the batch record (corrected after release).
+    """
+    if batch.status != Batch.Status.RELEASED:
+        return (
+            f"batch {batch.code} is {batch.get_status_display().lower()}, not released; "
+            "nothing from it may reach a patient. Cancel the dose and order from released stock."
+        )
+    if batch.expires_on is None or batch.expires_on < on_date:
+        return (
+            f"batch {batch.code} expired on {batch.expires_on or 'an unrecorded date'} "
+            f"(day of this step: {on_date}). Cancel the dose; its bags must not be used."
+        )
+    signature = batch.decision_signature()
+    if signature is None or signature.meaning != "released":
+        return (
+            f"batch {batch.code} has no QP release signature on file. Ask the Qualified Person "
+            "to review and sign the release before any of it is used."
+        )
+    if not signature_matches(signature, batch.signature_content()):
+        return (
+            f"batch {batch.code} was changed after the QP signed its release "
+            f"({fmt_time(signature.signed_at)}, {signature.printed_name}): the signature no "
+            "longer matches the batch record. Ask the Qualified Person to review the batch "
+            "and sign again before any of it is used."
+        )
+    return None
+
+
+def _check_batch(dose: Dose, on_date: datetime.date, error: type[DosingError]) -> None:
+    if dose.batch is None:
+        return
+    problem = batch_problem(dose.batch, on_date)
+    if problem:
+        raise error(f"Dose {dose.code}: {problem}")
+
+
+def _check_alive(patient: Patient, on_date: datetime.date, error: type[DosingError]) -> None:
+    """Refuse a step towards a patient recorded dead on or before `on_date`."""
+    death = patient.outcomes.filter(
+        kind=ClinicalOutcome.Kind.DEATH, occurred_on__lte=on_date
+    ).first()
+    if death is not None:
+        raise error(
+            f"Patient {patient.code} is recorded as deceased on {death.occurred_on}: no dose "
+            "may be allocated, prepared or dispensed. Cancel the dose (its bags are released "
+            "or discarded)."
+        )
+
+
+def course_need(protocol: Protocol, first_dose_at: datetime.datetime) -> Course:
+    """What a first dose's batch should still supply: the protocol's doses, and an expiry
+    on or after the day of the last possible dose (first + max interval × (doses − 1))."""
+    last = first_dose_at + datetime.timedelta(
+        hours=protocol.max_interval_hours * max(protocol.max_doses - 1, 0)
+    )
+    return Course(doses=protocol.max_doses, until=timezone.localdate(last))
+
+
+def usable_bags(bags) -> list[Bag]:
+    """Of available bags, those whose batch passes `batch_problem` (released, unexpired,
+    QP signature still matching the batch record); one check per batch."""
+    verdict: dict[int, bool] = {}
+    usable = []
+    for bag in bags:
+        if bag.batch_id not in verdict:
+            verdict[bag.batch_id] = batch_problem(bag.batch, datetime.date.min) is None
+        if verdict[bag.batch_id]:
+            usable.append(bag)
+    return usable
+
+
 def plan_dose(
     patient: Patient,
     *,
@@ -118,17 +263,26 @@ def plan_dose(
     protocol: Protocol,
     on_date: datetime.date | None = None,
     exclude: Dose | None = None,
+    first_dose_at: datetime.datetime | None = None,
 ) -> DosePlan:
-    """The proposal for the patient's next dose from the stock as it is (no locks)."""
+    """The proposal for the patient's next dose from the stock as it is (no locks).
+
+    For a first dose (no batch fixed yet), batches that can supply the whole course come
+    first (see `dosing.calculator.propose_bags`); `first_dose_at` defaults to now.
+    """
     batch = patient_batch(patient, exclude=exclude)
     bags = bags_available_for_allocation(on_date=on_date)
     if batch is not None:
         bags = bags.filter(batch=batch)
+    course = None
+    if batch is None:
+        course = course_need(protocol, first_dose_at or timezone.now())
     return propose_bags(
         weight_kg=weight_kg,
         dose_range=DoseRange.from_protocol(protocol),
-        bags=[BagOption.from_bag(b) for b in bags],
+        bags=[BagOption.from_bag(b) for b in usable_bags(bags)],
         batch_code=batch.code if batch else None,
+        course=course,
     )
 
 
@@ -159,28 +313,41 @@ def _range_text(protocol: Protocol) -> str:
 
 def _check_override(
     dose: Dose, cells: int, *, physician: str, reason: str, what: str
-) -> tuple[str, str]:
-    """Refuse a total outside the range unless the protocol allows a named override."""
+) -> tuple[str, str, bool]:
+    """Refuse a total outside the range unless the protocol allows a named override.
+
+    Returns (physician, reason, new): the override that covers `cells` and whether it is
+    given now. An override covers only the total it approved (`dose.override_cells`): a
+    different total outside the range (a refreshed viable count) needs a fresh named
+    physician and written reason.
+    """
     protocol = dose.protocol
     low, high = cells_range(dose.weight_kg, DoseRange.from_protocol(protocol))
     if low <= cells <= high:
-        return dose.override_physician, dose.override_reason
+        return dose.override_physician, dose.override_reason, False
     per_kg = fmt_cells(cells_per_kg(cells, dose.weight_kg))
     problem = (
         f"{what} gives {fmt_cells(cells)} cells = {per_kg}/kg for {dose.weight_kg} kg, "
         f"outside the acceptable range {_range_text(protocol)}."
     )
-    if dose.has_override:
-        return dose.override_physician, dose.override_reason
+    if dose.has_override and dose.override_cells == cells:
+        return dose.override_physician, dose.override_reason, False
     if not protocol.overrides_allowed:
         raise AllocationError(f"{problem} This protocol allows no override.")
     physician, reason = physician.strip(), reason.strip()
     if not physician or not reason:
+        earlier = ""
+        if dose.has_override:
+            earlier = (
+                f" The override by {dose.override_physician} approved "
+                f"{fmt_cells(dose.override_cells)} cells, not this total."
+            )
         raise AllocationError(
-            f"{problem} To give it anyway, name the physician who orders the override and "
-            "write the reason."
+            f"{problem}{earlier} To give it anyway, name the physician who orders the "
+            "override and write the reason.",
+            field="override_physician",
         )
-    return physician, reason
+    return physician, reason, True
 
 
 # --- order ------------------------------------------------------------------------------
@@ -197,9 +364,12 @@ def order_dose(
     """Order the patient's next dose at the current weight and the active protocol.
 
     Refused (nothing written): a patient not eligible (names the criteria not met or
-    missing); no recorded weight; a dose still in progress; more doses than the protocol
-    allows; a time outside the interval window after the previous dose's infusion (names
-    the earliest and latest allowed times). Writes the dose with audit action `order`.
+    missing, including a recorded death, extubation or ICU discharge); no recorded weight;
+    a dose still in progress; more doses than the protocol allows (or than the 1–3 dose
+    numbers); a planned time outside the interval window after the previous dose's
+    infusion (names the earliest and latest allowed times). The planned time is a plan:
+    thaw, refresh and infusion check the window again against real times. Writes the dose
+    with audit action `order`.
     """
     at = _now(at)
     planned_for = planned_for or at
@@ -244,6 +414,12 @@ def order_dose(
             )
 
     number = len(doses) + 1
+    if number > MAX_DOSE_NUMBER:
+        raise OrderRefused(
+            f"{protocol} allows {protocol.max_doses} doses, but a patient's doses are "
+            f"numbered 1–{MAX_DOSE_NUMBER} (the case series' maximum); dose {number} cannot "
+            "be recorded. Ask the pharmacy lead to correct the protocol's maximum doses."
+        )
     dose = Dose(
         patient=patient,
         protocol=protocol,
@@ -256,7 +432,10 @@ def order_dose(
         ordered_at=at,
     )
     with audit_context(actor=actor, reason=f"dose {number} ordered"):
-        dose.full_clean()
+        try:
+            dose.full_clean()
+        except ValidationError as exc:
+            raise OrderRefused(_messages(exc)) from None
         dose.save(audit_action="order")
     return dose
 
@@ -300,6 +479,10 @@ def _bag_problems(
             )
         elif batch.expires_on is None or batch.expires_on < on_date:
             problems.append(f"Bag {bag.code}: batch {batch.code} expired on {batch.expires_on}.")
+        else:
+            problem = batch_problem(batch, on_date)
+            if problem:
+                problems.append(f"Bag {bag.code}: {problem}")
         if bag.status == Bag.Status.EXPIRED:
             problems.append(f"Bag {bag.code} is expired.")
         elif bag.status == Bag.Status.DISCARDED:
@@ -338,17 +521,22 @@ def allocate_dose(
     bags: Sequence[Bag] | None = None,
     override_physician: str = "",
     override_reason: str = "",
+    choice_reason: str = "",
     at: datetime.datetime | None = None,
 ) -> Dose:
     """Reserve whole bags for an ordered dose: the calculator's proposal, or `bags`.
 
-    Guarantees: every bag is `available`, of a released, unexpired batch, and all are of
-    the patient's batch (the first dose fixes it); the total is within the protocol's
-    range, or a named physician and a written reason override it (where the protocol
-    allows) and are recorded on the dose. Two allocations at once never take the same
-    bag: the bag rows are locked, the reservation is a conditional UPDATE that takes only
-    bags still available (the count is checked), and a partial unique constraint makes a
-    second live reservation of a bag impossible. Each bag gets a custody event.
+    Guarantees: every bag is `available`, of a released, unexpired batch whose QP release
+    signature still matches the batch record, and all are of the patient's batch (the
+    first dose fixes it); the patient is not recorded dead; the total is within the
+    protocol's range, or a named physician and a written reason override it (where the
+    protocol allows) and are recorded on the dose with the total they approved. Bags
+    chosen by hand that differ from the calculator's proposal need a written
+    `choice_reason` (or the override's reason), which goes on the audit trail. Two
+    allocations at once never take the same bag: the bag rows are locked, the reservation
+    is a conditional UPDATE that takes only bags still available (the count is checked),
+    and a partial unique constraint makes a second live reservation of a bag impossible.
+    Each bag gets a custody event.
     """
     at = _now(at)
     today = timezone.localdate(at)
@@ -358,26 +546,28 @@ def allocate_dose(
             f"Dose {dose.code} is {dose.get_status_display().lower()}: only an ordered dose "
             "can be allocated."
         )
+    _check_alive(dose.patient, today, AllocationError)
     fixed_batch = patient_batch(dose.patient, exclude=dose)
 
+    candidates = bags_available_for_allocation(on_date=today)
+    if fixed_batch is not None:
+        candidates = candidates.filter(batch=fixed_batch)
+    candidate_pks = list(candidates.values_list("pk", flat=True))
     if bags is None:
-        candidates = bags_available_for_allocation(on_date=today)
-        if fixed_batch is not None:
-            candidates = candidates.filter(batch=fixed_batch)
-        locked = _lock_bags(list(candidates.values_list("pk", flat=True)), available_only=True)
-        plan = propose_bags(
-            weight_kg=dose.weight_kg,
-            dose_range=DoseRange.from_protocol(dose.protocol),
-            bags=[BagOption.from_bag(b) for b in locked],
-            batch_code=fixed_batch.code if fixed_batch else None,
-        )
+        locked = usable_bags(_lock_bags(candidate_pks, available_only=True))
+    else:
+        locked = usable_bags(candidates)
+    course = None if fixed_batch else course_need(dose.protocol, dose.planned_for)
+    plan = propose_bags(
+        weight_kg=dose.weight_kg,
+        dose_range=DoseRange.from_protocol(dose.protocol),
+        bags=[BagOption.from_bag(b) for b in locked],
+        batch_code=fixed_batch.code if fixed_batch else None,
+        course=course,
+    )
+    if bags is None:
         if not plan.bags:
-            source = f"batch {fixed_batch.code}" if fixed_batch else "any released batch"
-            raise AllocationError(
-                f"No whole bags available from {source} give {dose.code} a dose within "
-                f"{_range_text(dose.protocol)} (required {fmt_cells(dose.required_cells)} "
-                "cells). Choose bags with a physician's override, or ask production for stock."
-            )
+            raise AllocationError(_no_plan_message(dose, fixed_batch, locked))
         chosen_pks = {b.pk for b in plan.bags}
         chosen = [b for b in locked if b.pk in chosen_pks]
     else:
@@ -391,14 +581,28 @@ def allocate_dose(
             raise AllocationError(problems)
 
     total_cells = sum(b.nominal_cells for b in chosen)
-    physician, reason = _check_override(
+    physician, reason, new_override = _check_override(
         dose,
         total_cells,
         physician=override_physician,
         reason=override_reason,
         what=f"Bags {', '.join(b.code for b in chosen)}",
     )
-    with audit_context(actor=actor, reason=reason or f"bags reserved for dose {dose.code}"):
+    choice_reason = choice_reason.strip()
+    deviates = {b.code for b in chosen} != set(plan.bag_codes)
+    if deviates and not choice_reason and not new_override:
+        proposed = ", ".join(plan.bag_codes) or "nothing (no whole bags give a dose in range)"
+        raise AllocationError(
+            f"Bags {', '.join(b.code for b in chosen)} are not the calculator's proposal "
+            f"({proposed}). Reserve the proposal, or write why these bags are chosen instead.",
+            field="choice_reason",
+        )
+    trail = reason if new_override else ""
+    if deviates and choice_reason:
+        trail = "; ".join(
+            filter(None, [f"bags chosen instead of the proposal: {choice_reason}", trail])
+        )
+    with audit_context(actor=actor, reason=trail or f"bags reserved for dose {dose.code}"):
         taken = _take_bags([b.pk for b in chosen])
         if taken != len(chosen):
             # Rolls back the bags this call did take: all or nothing.
@@ -429,11 +633,34 @@ def allocate_dose(
         dose.delivered_cells = total_cells
         dose.override_physician = physician
         dose.override_reason = reason
+        dose.override_cells = total_cells if new_override else None
         dose.status = S.ALLOCATED
         dose.allocated_by = actor
         dose.allocated_at = at
         dose.save(audit_action="override_allocate" if physician else "allocate")
     return dose
+
+
+def _no_plan_message(dose: Dose, fixed_batch: Batch | None, locked: Sequence[Bag]) -> str:
+    required = (
+        f"{_range_text(dose.protocol)} (required {fmt_cells(dose.required_cells)} cells "
+        f"for {dose.weight_kg} kg)"
+    )
+    if fixed_batch is None:
+        return (
+            f"No released batch in stock has whole bags that give {dose.code} a dose within "
+            f"{required}. Ask production for stock; a dose outside the range needs bags "
+            "chosen by hand with a physician's override."
+        )
+    stock = ", ".join(f"{b.code} ({fmt_cells(b.nominal_cells)})" for b in locked) or "none"
+    return (
+        f"All of {dose.patient.code}'s doses come from batch {fixed_batch.code} (fixed by "
+        f"the first dose); its usable bags ({stock}) give no whole-bag dose within "
+        f"{required}. Bags of another batch cannot be used. A total outside the range may "
+        "be given only with a named physician's override; otherwise cancel this dose and "
+        "ask production whether batch "
+        f"{fixed_batch.code} has other bags."
+    )
 
 
 def _live_bags(dose: Dose) -> list[Bag]:
@@ -454,7 +681,11 @@ def record_thaw(
     """Record that the dose's bags were thawed, to be infused in the freezing medium.
 
     The premedication the protocol requires for a thawed product is written on the
-    preparation for the ward. Bags → thawed (custody events); dose → prepared.
+    preparation for the ward. Refused: a dose not allocated; a thaw time in the future; a
+    patient recorded dead; a batch no longer released, expired on the thaw day, or whose
+    QP signature no longer matches the batch record; a thaw whose infusion (within the
+    thaw limit) cannot fall inside the interval window after the previous dose's
+    infusion. Bags → thawed (custody events); dose → prepared.
     """
     at = _now(at)
     thawed_at = thawed_at or at
@@ -467,6 +698,17 @@ def record_thaw(
     if thawed_at > at:
         raise PreparationError("The thaw time cannot be in the future.")
     protocol = dose.protocol
+    thaw_day = timezone.localdate(thawed_at)
+    _check_alive(dose.patient, thaw_day, PreparationError)
+    _check_batch(dose, thaw_day, PreparationError)
+    _check_interval(
+        dose,
+        thawed_at,
+        latest=thawed_at + datetime.timedelta(minutes=protocol.thaw_to_infusion_max_minutes),
+        what=f"Thawed at {fmt_time(thawed_at)} (infusion within "
+        f"{protocol.thaw_to_infusion_max_minutes} min of thaw)",
+        error=PreparationError,
+    )
     prep = Preparation(
         dose=dose,
         method=Preparation.Method.THAWED,
@@ -511,9 +753,13 @@ def record_refresh(
     """Record a refreshed preparation: thawed, re-seeded, harvested, counted, resuspended.
 
     Refused: culture of the protocol's limit or more (< 72 h); times out of order or in
-    the future; a harvest already past the harvest-to-infusion limit; a post-harvest
-    viable count outside the range without an override. The dose is recalculated from the
-    viable count. Bags → in refresh culture; dose → prepared.
+    the future; a harvest already past the harvest-to-infusion limit; a patient recorded
+    dead; the batch checks of `record_thaw` on the thaw day; a harvest whose infusion
+    (within the harvest limit) cannot fall inside the interval window; a post-harvest
+    viable count outside the range without an override for that count (an override given
+    at allocation covers only the total it approved: a different count outside the range
+    needs a fresh physician and reason, audit action `override_prepare`). The dose is
+    recalculated from the viable count. Bags → in refresh culture; dose → prepared.
     """
     at = _now(at)
     dose = _lock_dose(dose)
@@ -542,7 +788,18 @@ def record_refresh(
         )
     if viable_cells <= 0:
         raise PreparationError("Enter the post-harvest viable cell count (cells).")
-    physician, reason = _check_override(
+    thaw_day = timezone.localdate(thawed_at)
+    _check_alive(dose.patient, thaw_day, PreparationError)
+    _check_batch(dose, thaw_day, PreparationError)
+    _check_interval(
+        dose,
+        harvested_at,
+        latest=limit,
+        what=f"Harvested at {fmt_time(harvested_at)} (infusion within "
+        f"{protocol.harvest_to_infusion_max_hours} h of harvest)",
+        error=PreparationError,
+    )
+    physician, reason, new_override = _check_override(
         dose,
         int(viable_cells),
         physician=override_physician,
@@ -566,8 +823,8 @@ def record_refresh(
         prep.full_clean(exclude=["dose"])
     except ValidationError as exc:
         raise PreparationError(_messages(exc)) from None
-    new_override = bool(physician) and not dose.has_override
-    with audit_context(actor=actor, reason=reason or f"dose {dose.code} refreshed"):
+    trail = reason if new_override else f"dose {dose.code} refreshed"
+    with audit_context(actor=actor, reason=trail):
         prep.save(audit_action="refresh")
         for bag in _live_bags(dose):
             move_bag(
@@ -581,6 +838,8 @@ def record_refresh(
         dose.delivered_cells = int(viable_cells)
         dose.override_physician = physician
         dose.override_reason = reason
+        if new_override:
+            dose.override_cells = int(viable_cells)
         dose.use_before = limit
         dose.save(audit_action="override_prepare" if new_override else "prepare")
     return prep
@@ -593,7 +852,9 @@ def dispense_dose(
     """Hand a prepared dose to the ward with its use-before time.
 
     use_before = thaw + thaw-to-infusion limit (thawed) or harvest + 24 h (refreshed).
-    Refused past that limit (the product must be discarded). Bags → dispensed.
+    Refused past that limit (the product must be discarded), for a patient recorded dead,
+    and when the batch is no longer released, is expired on the day of dispensing or its
+    QP signature no longer matches the batch record. Bags → dispensed.
     """
     at = _now(at)
     dose = _lock_dose(dose)
@@ -602,6 +863,9 @@ def dispense_dose(
             f"Dose {dose.code} is {dose.get_status_display().lower()}: only a prepared dose "
             "can be dispensed."
         )
+    today = timezone.localdate(at)
+    _check_alive(dose.patient, today, PreparationError)
+    _check_batch(dose, today, PreparationError)
     prep = dose.preparation
     limit = use_before(prep, dose.protocol)
     if at > limit:
@@ -667,8 +931,11 @@ def record_infusion(
     """Record the bedside infusion of a dispensed dose; one record per dose.
 
     Refused: a dose that already has an infusion record; a dose not dispensed; the 200 µm
-    filter not confirmed; a start past the product's limit (thawed: thaw limit; refreshed:
-    24 h from harvest) or before dispensing; a missing premedication the protocol requires.
+    filter not confirmed; a start or end in the future; a start past the product's limit
+    (thawed: thaw limit; refreshed: 24 h from harvest) or before dispensing; a start
+    outside the interval window after the previous dose's real infusion start (the gate:
+    the order's planned time is only a plan); a missing premedication the protocol
+    requires.
     Bags → infused; dose → infused.
     """
     at = _now(at)
@@ -695,6 +962,11 @@ def record_infusion(
     # Times are typed to the minute on the ward: compare at that precision.
     if started_at > at + datetime.timedelta(minutes=1):
         raise InfusionError("The start time cannot be in the future.", field="started_at")
+    if ended_at > at + datetime.timedelta(minutes=1):
+        raise InfusionError(
+            "The end time cannot be in the future: record the infusion once it has ended.",
+            field="ended_at",
+        )
     if ended_at < started_at:
         raise InfusionError("The infusion cannot end before it starts.", field="ended_at")
     if dose.dispensed_at and started_at < dose.dispensed_at.replace(second=0, microsecond=0):
@@ -703,6 +975,7 @@ def record_infusion(
             f"({fmt_time(dose.dispensed_at)}).",
             field="started_at",
         )
+    _check_interval(dose, started_at, what="Started at", field="started_at")
     limit = use_before(prep, protocol)
     if started_at > limit:
         if prep.method == Preparation.Method.REFRESHED:

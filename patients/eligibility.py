@@ -6,7 +6,10 @@ them from here. A value that was not recorded makes its criterion "missing", nev
 so a patient with a gap in the record is not eligible.
 
 `evaluate_eligibility()` is a pure function: it reads the patient, the latest assessment
-and nothing else, and writes nothing.
+and the recorded outcomes (death, extubation, ICU discharge), and writes nothing. A death
+on or before the day evaluated makes "not deceased" not met; an extubation or ICU
+discharge after the assessment makes "invasive mechanical ventilation in ICU" not met
+until a newer assessment records the patient ventilated in ICU again.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from patients.models import ClinicalAssessment, Patient
+    from patients.models import ClinicalAssessment, ClinicalOutcome, Patient
 
 # --- Thresholds (the single place they are defined) -------------------------------------
 MIN_AGE_YEARS_EXCLUSIVE = 18  # age > 18, in completed years (19 and over)
@@ -160,6 +163,66 @@ def _respiratory_severity(a: ClinicalAssessment | None) -> Criterion:
     return Criterion("respiratory_severity", label, status, value)
 
 
+def _outcomes(patient: Patient, on: datetime.date | None) -> list[ClinicalOutcome]:
+    """The patient's recorded outcomes dated on or before `on` (today by default)."""
+    if patient.pk is None:
+        return []
+    cache = getattr(patient, "_prefetched_objects_cache", {})
+    outcomes = list(cache["outcomes"]) if "outcomes" in cache else list(patient.outcomes.all())
+    if on is None:
+        from django.utils import timezone
+
+        on = timezone.localdate()
+    return sorted(
+        (o for o in outcomes if o.occurred_on <= on), key=lambda o: (o.occurred_on, o.pk or 0)
+    )
+
+
+def _not_deceased(outcomes: list[ClinicalOutcome]) -> Criterion:
+    death = next((o for o in outcomes if o.kind == "death"), None)
+    label = "Not deceased (no death recorded)"
+    if death is None:
+        return Criterion("not_deceased", label, MET, "no death recorded")
+    return Criterion("not_deceased", label, NOT_MET, f"died on {death.occurred_on:%Y-%m-%d}")
+
+
+def _after_assessment(outcome: ClinicalOutcome, a: ClinicalAssessment) -> bool:
+    """Whether the outcome happened after the assessment: a later day, or the same day
+    and recorded after the assessment was (the order of entry is all a day tells)."""
+    if outcome.occurred_on != a.assessed_on:
+        return outcome.occurred_on > a.assessed_on
+    if outcome.created_at is None or a.created_at is None:
+        return True
+    return outcome.created_at > a.created_at
+
+
+def _invasive_ventilation(
+    a: ClinicalAssessment | None, outcomes: list[ClinicalOutcome]
+) -> Criterion:
+    """Ventilated in ICU per the latest assessment, and not extubated or discharged from
+    ICU since that assessment."""
+    code, label = "invasive_ventilation_in_icu", "Invasive mechanical ventilation in ICU"
+    value = getattr(a, "invasive_ventilation_in_icu", None)
+    criterion = _required_true(code, label, value)
+    if not criterion.is_met:
+        return criterion
+    ended = [
+        o
+        for o in outcomes
+        if o.kind in ("extubation", "icu_discharge") and _after_assessment(o, a)
+    ]
+    if not ended:
+        return criterion
+    event = ended[0]
+    return Criterion(
+        code,
+        label,
+        NOT_MET,
+        f"yes on {a.assessed_on:%Y-%m-%d}, but {event.get_kind_display().lower()} on "
+        f"{event.occurred_on:%Y-%m-%d} (record a new assessment if ventilated again)",
+    )
+
+
 def evaluate_eligibility(
     patient: Patient,
     assessment: ClinicalAssessment | None = None,
@@ -169,7 +232,8 @@ def evaluate_eligibility(
     """Evaluate every inclusion and exclusion criterion for `patient`.
 
     Uses `assessment` when given (to preview a form before saving), else the patient's
-    latest recorded assessment. `on` is the day the age is computed for (today by default).
+    latest recorded assessment. `on` is the day the age is computed for and the outcomes
+    are counted up to (today by default).
     Guarantees: one Criterion per rule, in a stable order; `is_eligible` only when all met.
     """
     if assessment is None and patient.pk is not None:
@@ -178,6 +242,7 @@ def evaluate_eligibility(
     get = (lambda name: getattr(a, name)) if a is not None else (lambda name: None)
 
     age = patient.age_on(on)
+    outcomes = _outcomes(patient, on)
     criteria = [
         _threshold(
             "age",
@@ -186,6 +251,7 @@ def evaluate_eligibility(
             "years",
             lambda v: v > MIN_AGE_YEARS_EXCLUSIVE,
         ),
+        _not_deceased(outcomes),
         Criterion(
             "consent",
             "Informed consent by relatives on file",
@@ -208,11 +274,7 @@ def evaluate_eligibility(
         _required_true(
             "pneumonia_on_imaging", "Pneumonia on chest X-ray or CT", get("pneumonia_on_imaging")
         ),
-        _required_true(
-            "invasive_ventilation_in_icu",
-            "Invasive mechanical ventilation in ICU",
-            get("invasive_ventilation_in_icu"),
-        ),
+        _invasive_ventilation(a, outcomes),
         _respiratory_severity(a),
         _threshold(
             "sofa",

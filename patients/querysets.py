@@ -13,6 +13,8 @@ def patients_with_records() -> QuerySet[Patient]:
     return Patient.objects.prefetch_related(
         Prefetch("weights", queryset=WeightMeasurement.objects.order_by("measured_on", "pk")),
         Prefetch("assessments", queryset=ClinicalAssessment.objects.order_by("assessed_on", "pk")),
+        # Eligibility reads the recorded outcomes (death, extubation, ICU discharge).
+        "outcomes",
     )
 
 

@@ -7,12 +7,17 @@ test exercises the same path as the pages; `ProtocolFactory` is the only model f
 import datetime
 from decimal import Decimal
 
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from audit.models import Signature
+from audit.signatures import content_hash
 from batches.models import Bag, Batch
 from dosing.models import Protocol
 from tests.factories.base import AuditedFactory
 from tests.factories.batches import BagFactory, BatchFactory
 
-__all__ = ["ProtocolFactory", "released_batch_with_bags"]
+__all__ = ["ProtocolFactory", "released_batch_with_bags", "sign_release"]
 
 
 class ProtocolFactory(AuditedFactory):
@@ -35,12 +40,35 @@ def released_batch_with_bags(
     expires_on=datetime.date(2099, 1, 1),
     status=Batch.Status.RELEASED,
     bag_status=Bag.Status.AVAILABLE,
+    signed=True,
     **batch_kwargs,
 ):
-    """A batch (released by default) and one bag per entry of `cells`, available."""
+    """A batch (released by default) and one bag per entry of `cells`, available.
+
+    A released batch gets a QP release signature matching its record (`signed=False`
+    leaves it out), as allocation and preparation check it."""
     batch = BatchFactory(status=status, expires_on=expires_on, **batch_kwargs)
     bags = [
         BagFactory(batch=batch, nominal_cells=n, volume_ml=volume_ml, status=bag_status)
         for n in cells
     ]
+    if status == Batch.Status.RELEASED and signed:
+        sign_release(batch)
     return batch, bags
+
+
+def sign_release(batch):
+    """A QP release signature bound to the batch record as it is now (test set-up: the
+    real one goes through `batches.services.release_batch` with the QP's password)."""
+    signer, _ = User.objects.get_or_create(
+        username="qp-factory", defaults={"first_name": "Quinn", "last_name": "Factory"}
+    )
+    return Signature.objects.create(
+        signer=signer,
+        printed_name=signer.get_full_name(),
+        signed_at=timezone.now(),
+        meaning=Signature.Meaning.RELEASED,
+        object_type=batch._meta.label_lower,
+        object_id=str(batch.pk),
+        content_hash=content_hash(batch.signature_content()),
+    )

@@ -48,6 +48,7 @@ def test_every_criterion_is_listed_once_in_a_stable_order():
     codes = [c.code for c in _evaluate().criteria]
     assert codes == [
         "age",
+        "not_deceased",
         "consent",
         "aemps_authorisation",
         "sars_cov2_rt_pcr",
@@ -234,3 +235,60 @@ def test_latest_recorded_assessment_is_the_one_evaluated(system_context):
         **{**ELIGIBLE_VALUES, "sofa_score": 5},
     )
     assert evaluate_eligibility(patient).is_eligible
+
+
+# --- recorded outcomes count ---------------------------------------------------------------
+
+
+def _outcome(patient, kind, days_after_assessment):
+    from patients.models import ClinicalOutcome
+
+    return ClinicalOutcome.objects.create(
+        patient=patient,
+        kind=kind,
+        occurred_on=patient.latest_assessment().assessed_on
+        + datetime.timedelta(days=days_after_assessment),
+    )
+
+
+@pytest.mark.django_db
+def test_a_recorded_death_makes_not_deceased_not_met(system_context):
+    patient = PatientFactory(assessment={"assessed_on": TODAY - datetime.timedelta(days=3)})
+    death = _outcome(patient, "death", 1)
+    result = evaluate_eligibility(patient, on=TODAY)
+    assert not result.is_eligible
+    assert _status(result, "not_deceased") == NOT_MET
+    assert f"died on {death.occurred_on}" in result.reasons()[0]
+    # The day before the death, the patient was alive.
+    before = evaluate_eligibility(patient, on=death.occurred_on - datetime.timedelta(days=1))
+    assert before.is_eligible
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", ["extubation", "icu_discharge"])
+def test_extubation_or_icu_discharge_after_the_assessment_ends_ventilation_in_icu(
+    system_context, kind
+):
+    patient = PatientFactory(assessment={"assessed_on": TODAY - datetime.timedelta(days=3)})
+    _outcome(patient, kind, 1)
+    result = evaluate_eligibility(patient, on=TODAY)
+    assert _status(result, "invasive_ventilation_in_icu") == NOT_MET
+    assert not result.is_eligible
+
+
+@pytest.mark.django_db
+def test_a_new_assessment_after_extubation_counts_again(system_context):
+    patient = PatientFactory(assessment={"assessed_on": TODAY - datetime.timedelta(days=3)})
+    _outcome(patient, "extubation", 1)
+    ClinicalAssessment.objects.create(
+        patient=patient, assessed_on=TODAY - datetime.timedelta(days=1), **ELIGIBLE_VALUES
+    )
+    assert evaluate_eligibility(patient, on=TODAY).is_eligible
+
+
+@pytest.mark.django_db
+def test_an_outcome_on_the_assessment_day_counts_when_recorded_after_it(system_context):
+    patient = PatientFactory(assessment={"assessed_on": TODAY - datetime.timedelta(days=1)})
+    _outcome(patient, "extubation", 0)
+    result = evaluate_eligibility(patient, on=TODAY)
+    assert _status(result, "invasive_ventilation_in_icu") == NOT_MET
