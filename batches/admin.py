@@ -7,18 +7,21 @@ change; state changes (submit, release, reject, bag creation) go through the ser
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin, messages
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import transaction
 from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from audit.admin import AuditHistoryMixin
 from audit.context import audit_context
+from audit.models import Signature
 from audit.signatures import SignatureError, signature_matches
 from batches import services
 from batches.exceptions import BatchError
@@ -42,6 +45,30 @@ from batches.rules import donor_eligibility, is_donor_eligible, release_failures
 from core.exceptions import DomainError
 
 STATUS_ICON = {"met": "✔", "not_met": "✘", "missing": "?"}
+
+
+def local_time(value) -> str:
+    """A stored (UTC) time as the user reads it: local, "2026-05-01 10:28". The zone is
+    named once per page (see `local_times_note`), never per time."""
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def local_times_note() -> str:
+    return f"Times are local ({timezone.get_current_timezone_name()})."
+
+
+def no_related_links(formset, *names):
+    """Drop the add/change/view/delete icons next to these selects of an inline: in a
+    table row they push the later columns out of a 1024 px screen."""
+    for name in names:
+        field = formset.form.base_fields.get(name)
+        if field is None:
+            continue
+        for attr in ("can_add_related", "can_change_related", "can_view_related"):
+            setattr(field.widget, attr, False)
+        if hasattr(field.widget, "can_delete_related"):
+            field.widget.can_delete_related = False
+    return formset
 
 
 def _stored(obj) -> dict:
@@ -372,7 +399,9 @@ class DonorAdmin(AuditedAdmin):
             return "Save the donor, then add serology and procurement to evaluate."
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            # The status ("✔ met") stays on one line, however narrow the column.
+            '<tr><td class="status" style="white-space: nowrap">{}</td>'
+            "<td>{}</td><td>{}</td></tr>",
             (
                 (STATUS_ICON[c.status] + " " + c.status.replace("_", " "), c.name, c.detail)
                 for c in donor_eligibility(obj)
@@ -421,12 +450,10 @@ class ProcurementAdmin(DonorRecordAdmin):
 class ReleaseCheckInline(admin.TabularInline):
     model = ReleaseCheck
     extra = 0
-    fields = ["item", "criterion", "result_value", "result_text", "tested_on", "passed"]
-    readonly_fields = ["criterion", "passed"]
-
-    @admin.display(description="criterion")
-    def criterion(self, obj):
-        return obj.item.criterion if obj and obj.item_id else ""
+    # The item reads "parameter criterion" (e.g. "CD73 ≥ 95 %"), so the criterion needs
+    # no column of its own: every column fits a 1024 px screen.
+    fields = ["item", "result_value", "result_text", "tested_on", "passed"]
+    readonly_fields = ["passed"]
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
@@ -434,7 +461,7 @@ class ReleaseCheckInline(admin.TabularInline):
             formset.form.base_fields["item"].queryset = SpecificationItem.objects.filter(
                 specification_id=obj.specification_id
             )
-        return formset
+        return no_related_links(formset, "item")
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("item", "batch")
@@ -458,8 +485,12 @@ class ReleaseCheckInline(admin.TabularInline):
 
 class BagInline(ReadOnlyInline):
     model = Bag
-    fields = ["code", "nominal_cells", "volume_ml", "location", "status"]
+    fields = ["code", "cells", "volume_ml", "location", "status"]
     readonly_fields = fields
+
+    @admin.display(description="cells (×10⁶)")
+    def cells(self, obj):
+        return millions(obj.nominal_cells)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("location", "batch")
@@ -493,17 +524,35 @@ class RejectForm(SignForm):
     )
 
 
+MILLION = 1_000_000
+
+
+def millions(cells: int | None) -> str:
+    """A cell count as people say it: 60000000 → "60", 62500000 → "62.5" (×10⁶)."""
+    if cells is None:
+        return "—"
+    return format((Decimal(cells) / MILLION).normalize(), "f")
+
+
 class CreateBagsForm(forms.Form):
+    """The bags of a batch. Cells are typed in millions ("60" = 60 ×10⁶): an eight-digit
+    count invites a slipped digit (6000000 for 60000000); `clean` turns it into cells."""
+
     count = forms.IntegerField(
-        min_value=1, max_value=services.BOX_POSITIONS, initial=12, label="number of bags"
+        min_value=1, max_value=services.BOX_POSITIONS, initial=12, label="Number of bags"
     )
-    nominal_cells = forms.IntegerField(
-        validators=[MinValueValidator(MIN_BAG_CELLS), MaxValueValidator(MAX_BAG_CELLS)],
-        initial=60_000_000,
-        help_text="Cells per bag (a whole number of cells, 50000000–75000000).",
+    nominal_cells_million = forms.DecimalField(
+        label="Cells per bag (×10⁶)",
+        decimal_places=2,
+        initial=60,
+        widget=forms.NumberInput(attrs={"step": "0.01"}),
+        help_text=(
+            f"In millions of cells: 60 means 60 ×10⁶ = 60,000,000 cells per bag. A bag holds "
+            f"{millions(MIN_BAG_CELLS)}–{millions(MAX_BAG_CELLS)} ×10⁶ cells."
+        ),
     )
     volume_ml = forms.DecimalField(
-        min_value=0.1, max_digits=6, decimal_places=1, initial=20, label="volume (ml)"
+        min_value=0.1, max_digits=6, decimal_places=1, initial=20, label="Volume per bag (ml)"
     )
     product_code = forms.RegexField(
         regex=r"^[Ss]\d{4}[Vv]\d{2}$",
@@ -514,17 +563,40 @@ class CreateBagsForm(forms.Form):
     rack = forms.CharField(max_length=20)
     box = forms.CharField(max_length=20, help_text="Bags take its first free positions.")
 
+    def clean_nominal_cells_million(self):
+        value = self.cleaned_data["nominal_cells_million"]
+        low, high = millions(MIN_BAG_CELLS), millions(MAX_BAG_CELLS)
+        if value >= 10_000:  # 10¹⁰ cells in one bag: surely a count of cells
+            raise forms.ValidationError(
+                f"Enter millions of cells, not cells: {millions(int(value))} for "
+                f"{int(value):,} cells. A bag holds {low}–{high} ×10⁶ cells."
+            )
+        cells = value * MILLION  # a whole number: at most 2 decimal places
+        if not MIN_BAG_CELLS <= cells <= MAX_BAG_CELLS:
+            raise forms.ValidationError(
+                f"A bag holds {low}–{high} ×10⁶ cells: {millions(int(cells))} ×10⁶ is "
+                f"{'too few' if cells < MIN_BAG_CELLS else 'too many'}."
+            )
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        value = cleaned.pop("nominal_cells_million", None)
+        if value is not None:
+            cleaned["nominal_cells"] = int(value * MILLION)
+        return cleaned
+
 
 @admin.register(Batch)
 class BatchAdmin(AuditedAdmin):
+    # What production and the QP look for first (code, status) comes first; short
+    # headers and the facility's FIN keep every column on a 1024 px screen.
     list_display = [
         "code",
-        "donor",
-        "facility",
         "status",
-        "population_doublings",
+        "donor",
+        "facility_fin",
         "passages",
-        "viability_pct",
         "expires_on",
         "bag_count",
     ]
@@ -534,7 +606,7 @@ class BatchAdmin(AuditedAdmin):
     readonly_fields = [
         "code",
         "status",
-        "status_changed_at",
+        "status_changed",
         "release_readiness",
         "signature_status",
         "created_at",
@@ -570,12 +642,13 @@ class BatchAdmin(AuditedAdmin):
                 (
                     "Status and QP decision",
                     {
+                        "description": local_times_note(),
                         "fields": [
                             "status",
-                            "status_changed_at",
+                            "status_changed",
                             "release_readiness",
                             "signature_status",
-                        ]
+                        ],
                     },
                 )
             )
@@ -668,6 +741,14 @@ class BatchAdmin(AuditedAdmin):
     def bag_count(self, obj):
         return obj.bag_total
 
+    @admin.display(description="facility", ordering="facility__fin")
+    def facility_fin(self, obj):
+        return obj.facility.fin
+
+    @admin.display(description="status changed at")
+    def status_changed(self, obj):
+        return local_time(obj.status_changed_at) if obj and obj.status_changed_at else "—"
+
     @admin.display(description="release readiness")
     def release_readiness(self, obj):
         if obj is None or obj.pk is None:
@@ -694,10 +775,10 @@ class BatchAdmin(AuditedAdmin):
         else:
             verdict = "✘ no longer matches the current record (changed after signing)"
         return format_html(
-            "{} by {} at {} UTC — SHA-256 {}… — <strong>{}</strong>{}",
+            "{} by {} at {} — SHA-256 {}… — <strong>{}</strong>{}",
             signature.get_meaning_display(),
             signature.printed_name,
-            signature.signed_at.strftime("%Y-%m-%d %H:%M"),
+            local_time(signature.signed_at),
             signature.content_hash[:16],
             verdict,
             format_html("<br>Comment: {}", signature.comment) if signature.comment else "",
@@ -727,20 +808,44 @@ class BatchAdmin(AuditedAdmin):
             else:
                 self.message_user(request, f"Batch {batch.code} submitted for QP release.")
 
+    # The meaning a signature made from each signing page records.
+    SIGNATURE_MEANINGS = {
+        "release_action": Signature.Meaning.RELEASED,
+        "reject_action": Signature.Meaning.REJECTED,
+    }
+
     def _intermediate(self, request, queryset, *, form, action, title, button, template):
+        releasing = action == "release_action"
+        rows = [
+            {
+                "batch": batch,
+                "url": reverse("admin:batches_batch_change", args=[batch.pk]),
+                "failures": release_failures(batch) if releasing else [],
+            }
+            for batch in queryset
+        ]
+        blocked = [row["batch"] for row in rows if row["failures"]]
+        meaning = self.SIGNATURE_MEANINGS.get(action)
         context = {
             **self.admin_site.each_context(request),
             "title": title,
             "opts": self.model._meta,
             "queryset": queryset,
+            "rows": rows,
+            "releasing": releasing,
+            # A batch failing a release rule cannot be released: the page says so and
+            # offers no release button (the service would refuse it anyway).
+            "blocked": blocked,
+            "meaning": meaning.label if meaning else "",
             "form": form,
+            "adminform": admin.helpers.AdminForm(
+                form, [(None, {"fields": list(form.fields)})], {}
+            ),
             "action": action,
             "button": button,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
             "printed_name": request.user.get_full_name(),
-            "failures": {b.pk: release_failures(b) for b in queryset}
-            if action == "release_action"
-            else {},
+            "can_reject": releasing and self.has_release_permission(request),
         }
         return TemplateResponse(request, template, context)
 
@@ -832,7 +937,9 @@ class BatchAdmin(AuditedAdmin):
                 self.message_user(
                     request,
                     f"{len(bags)} bags created for batch {batch.code}: "
-                    f"{bags[0].code} … {bags[-1].code}.",
+                    f"{bags[0].code} … {bags[-1].code}, each "
+                    f"{millions(bags[0].nominal_cells)} ×10⁶ cells "
+                    f"({bags[0].nominal_cells:,} cells) in {bags[0].volume_ml} ml.",
                 )
                 return HttpResponseRedirect(reverse("admin:batches_batch_change", args=[batch.pk]))
         return self._intermediate(

@@ -136,10 +136,16 @@ class Procurement(AuditedModel):
     procured_on = models.DateField()
     site = models.CharField(max_length=200, help_text="Hospital and department.")
     lipoaspirate_volume_ml = models.DecimalField(
-        max_digits=6, decimal_places=1, validators=[MinValueValidator(Decimal("0.1"))]
+        "lipoaspirate volume (ml)",
+        max_digits=6,
+        decimal_places=1,
+        validators=[MinValueValidator(Decimal("0.1"))],
     )
     fat_weight_g = models.DecimalField(
-        max_digits=6, decimal_places=1, validators=[MinValueValidator(Decimal("0.1"))]
+        "fat weight (g)",
+        max_digits=6,
+        decimal_places=1,
+        validators=[MinValueValidator(Decimal("0.1"))],
     )
     performed_by = models.CharField(max_length=200, help_text="Surgeon (staff name or code).")
 
@@ -620,7 +626,10 @@ class Bag(AuditedModel):
         help_text="Cells in the bag at cryopreservation (cells, not millions).",
     )
     volume_ml = models.DecimalField(
-        max_digits=6, decimal_places=1, validators=[MinValueValidator(Decimal("0.1"))]
+        "volume (ml)",
+        max_digits=6,
+        decimal_places=1,
+        validators=[MinValueValidator(Decimal("0.1"))],
     )
     location = models.ForeignKey(
         StorageLocation,

@@ -121,7 +121,7 @@ def test_production_user_creates_batch_then_bags_through_the_action(
             **action,
             "apply": "1",
             "count": "4",
-            "nominal_cells": "60000000",
+            "nominal_cells_million": "60",
             "volume_ml": "20",
             "product_code": "S0412V00",
             "tank": "LN2-1",
@@ -131,20 +131,19 @@ def test_production_user_creates_batch_then_bags_through_the_action(
     )
     assert response.status_code == 302
     assert batch.bags.count() == 4
+    assert set(batch.bags.values_list("nominal_cells", flat=True)) == {60_000_000}
     assert AuditEvent.objects.filter(object_type="batches.bag", actor=production_user).count() == 4
 
 
-def test_create_bags_action_shows_cell_count_error_on_the_form(client, production_user, password):
-    batch = BatchFactory(status=Batch.Status.IN_PRODUCTION)
-    login(client, production_user, password)
-    response = client.post(
+def create_bags_post(client, batch, cells_million, count="2"):
+    return client.post(
         reverse(CHANGELIST),
         {
             "action": "create_bags_action",
             "_selected_action": [batch.pk],
             "apply": "1",
-            "count": "2",
-            "nominal_cells": "80000000",
+            "count": count,
+            "nominal_cells_million": cells_million,
             "volume_ml": "20",
             "product_code": "S0412V00",
             "tank": "LN2-1",
@@ -152,9 +151,65 @@ def test_create_bags_action_shows_cell_count_error_on_the_form(client, productio
             "box": "B1",
         },
     )
+
+
+def test_create_bags_action_shows_cell_count_error_on_the_form(client, production_user, password):
+    batch = BatchFactory(status=Batch.Status.IN_PRODUCTION)
+    login(client, production_user, password)
+    response = create_bags_post(client, batch, "80")
     assert response.status_code == 200
-    assert "75000000" in response.content.decode()
+    assert "A bag holds 50–75 ×10⁶ cells: 80 ×10⁶ is too many." in response.content.decode()
     assert not batch.bags.exists()
+
+
+def test_create_bags_takes_millions_of_cells_and_stores_whole_cells(
+    client, production_user, password
+):
+    batch = BatchFactory(status=Batch.Status.IN_PRODUCTION)
+    login(client, production_user, password)
+    response = create_bags_post(client, batch, "62.5", count="3")
+    assert response.status_code == 302
+    assert list(batch.bags.values_list("nominal_cells", flat=True)) == [62_500_000] * 3
+    # The count is read back in both forms, so a slipped digit is seen at once.
+    assert any("each 62.5 ×10⁶ cells (62,500,000 cells)" in m for m in messages_of(response))
+
+
+@pytest.mark.parametrize(
+    ("typed", "error"),
+    [
+        ("60000000", "Enter millions of cells, not cells: 60 for 60,000,000 cells."),
+        ("600", "600 ×10⁶ is too many."),
+        ("6", "6 ×10⁶ is too few."),
+        ("60.125", "Ensure that there are no more than 2 decimal places."),
+    ],
+)
+def test_create_bags_refuses_a_cell_count_off_by_a_factor(
+    client, production_user, password, typed, error
+):
+    batch = BatchFactory(status=Batch.Status.IN_PRODUCTION)
+    login(client, production_user, password)
+    response = create_bags_post(client, batch, typed)
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    assert not batch.bags.exists()
+
+
+def test_create_bags_form_is_an_aligned_admin_form_with_capitalised_labels(
+    client, production_user, password
+):
+    batch = BatchFactory(status=Batch.Status.IN_PRODUCTION)
+    login(client, production_user, password)
+    page = client.post(
+        reverse(CHANGELIST), {"action": "create_bags_action", "_selected_action": [batch.pk]}
+    )
+    content = page.content.decode()
+    assert '<fieldset class="module aligned' in content
+    assert 'class="form-row field-count"' in content
+    for label in ["Number of bags:", "Cells per bag (×10⁶):", "Volume per bag (ml):"]:
+        assert label in content
+    assert "number of bags" not in content
+    assert "60 means 60 ×10⁶ = 60,000,000 cells per bag" in content
+    assert 'name="nominal_cells_million" value="60"' in content
 
 
 def test_submit_for_release_action(client, production_user, password):
@@ -220,6 +275,58 @@ def test_failing_batch_shows_each_reason_as_an_error_message(client, qp_user, pa
     assert any("CD90" in t and "no result recorded" in t for t in texts)
     batch.refresh_from_db()
     assert batch.status == Batch.Status.QUARANTINE
+
+
+def open_signing_page(client, batch, action="release_action"):
+    return client.post(reverse(CHANGELIST), {"action": action, "_selected_action": [batch.pk]})
+
+
+def test_signing_page_of_a_failing_batch_offers_no_release_but_rejection(
+    client, qp_user, password
+):
+    batch = make_release_ready_batch(passages=2)
+    login(client, qp_user, password)
+    page = open_signing_page(client, batch)
+    content = page.content.decode()
+    assert "Passages 2: must be fewer than 2." in content
+    assert f"Batch {batch.code} fails the release rules" in content
+    # No password to type only to be refused, and no release button.
+    assert "Release and sign" not in content
+    assert 'name="password"' not in content
+    assert 'name="apply"' not in content
+    # Rejecting stays possible: the button opens the rejection's signing page.
+    assert 'value="Reject (QP signature)…"' in content
+    assert '<input type="hidden" name="action" value="reject_action">' in content
+    reject_page = open_signing_page(client, batch, "reject_action")
+    assert "Reject and sign" in reject_page.content.decode()
+    assert "Meaning: <strong>Rejected</strong>" in reject_page.content.decode()
+
+
+def test_signing_page_names_the_meaning_and_links_each_batch_to_its_record(
+    client, qp_user, password
+):
+    batch = make_release_ready_batch()
+    login(client, qp_user, password)
+    content = open_signing_page(client, batch).content.decode()
+    assert "Meaning: <strong>Released</strong>" in content
+    assert "Release and sign" in content
+    change_url = reverse("admin:batches_batch_change", args=[batch.pk])
+    assert f'<a href="{change_url}"' in content
+    assert f">{batch.code}</a>" in content
+
+
+def test_one_failing_batch_blocks_a_release_of_several(client, qp_user, password):
+    ready = make_release_ready_batch()
+    failing = make_release_ready_batch(passages=2)
+    login(client, qp_user, password)
+    page = client.post(
+        reverse(CHANGELIST),
+        {"action": "release_action", "_selected_action": [ready.pk, failing.pk]},
+    )
+    content = page.content.decode()
+    assert f"Batch {failing.code} fails the release rules" in content
+    assert "the selection cannot be released (select only batches ready for release)" in content
+    assert "Release and sign" not in content
 
 
 def test_production_user_cannot_release(client, production_user, password):
@@ -327,6 +434,29 @@ def test_correction_of_released_batch_needs_a_reason_and_breaks_the_signature_ma
     assert "no longer matches the current record" in page.content.decode()
 
 
+def test_batch_page_shows_status_and_signature_times_in_local_time(
+    client, production_user, password, released_batch, settings
+):
+    from django.utils import timezone
+
+    settings.TIME_ZONE = "Europe/Madrid"
+    login(client, production_user, password)
+    content = client.get(
+        reverse("admin:batches_batch_change", args=[released_batch.pk])
+    ).content.decode()
+    signed_at = released_batch.decision_signature().signed_at
+    local = timezone.localtime(signed_at, timezone.get_fixed_timezone(0))
+    madrid = timezone.localtime(signed_at, __import__("zoneinfo").ZoneInfo("Europe/Madrid"))
+    assert madrid.utcoffset() != local.utcoffset()  # so the test tells local from UTC
+    assert f"Released by Quinn Person at {madrid:%Y-%m-%d %H:%M}" in content
+    released_batch.refresh_from_db()
+    changed = timezone.localtime(released_batch.status_changed_at, madrid.tzinfo)
+    assert f"{changed:%Y-%m-%d %H:%M}" in content
+    assert "UTC" not in content
+    # The zone is named once for the page's times.
+    assert content.count("Europe/Madrid") == 1
+
+
 def test_audit_history_page_shows_admin_user_and_reason(
     client, production_user, password, released_batch
 ):
@@ -335,6 +465,44 @@ def test_audit_history_page_shows_admin_user_and_reason(
     content = history.content.decode()
     assert "release" in content
     assert "qp1" in content
+
+
+def test_batch_list_shows_status_right_after_the_code(client, production_user, password):
+    batch = BatchFactory(status=Batch.Status.QUARANTINE)
+    login(client, production_user, password)
+    response = client.get(reverse(CHANGELIST))
+    content = response.content.decode()
+    columns = response.context_data["cl"].list_display
+    assert columns[1:3] == ["code", "status"]  # after the selection checkbox
+    for shown in ["passages", "expires_on", "bag_count"]:
+        assert shown in columns
+    assert '<td class="field-status">Quarantine</td>' in content
+    # The facility by its FIN: its full name is too wide for the list.
+    assert f'<td class="field-facility_fin">{batch.facility.fin}</td>' in content
+
+
+def test_release_check_rows_have_no_related_item_links(client, production_user, password):
+    batch = make_release_ready_batch(status=Batch.Status.IN_PRODUCTION)
+    login(client, production_user, password)
+    content = client.get(reverse("admin:batches_batch_change", args=[batch.pk])).content.decode()
+    assert 'name="checks-0-item"' in content
+    for link in ["add_id_checks-", "change_id_checks-", "view_id_checks-"]:
+        assert link not in content
+    # The batch's own selects keep theirs.
+    assert "change_id_donor" in content
+
+
+def test_donor_page_labels_units_and_keeps_each_eligibility_status_on_one_line(
+    client, production_user, password
+):
+    batch = make_release_ready_batch(bags=0)
+    login(client, production_user, password)
+    content = client.get(
+        reverse("admin:batches_donor_change", args=[batch.donor.pk])
+    ).content.decode()
+    assert "Lipoaspirate volume (ml)" in content
+    assert "Fat weight (g)" in content
+    assert '<td class="status" style="white-space: nowrap">✔ met</td>' in content
 
 
 def test_batch_list_query_count_does_not_grow_with_batches(
