@@ -33,6 +33,10 @@ VIEW = "dosing.view_dose"
 ALLOCATE = "dosing.allocate_dose"
 DISPENSE = "dosing.dispense_dose"
 INFUSE = "dosing.record_infusion"
+ASSESS = "patients.add_clinicalassessment"
+
+PHARMACY = "the pharmacy"
+WARD = "the ward"
 
 
 def _requires(perm):
@@ -45,7 +49,9 @@ def _requires(perm):
 
 
 def _refusal(form, error: DomainError):
-    if error.field and error.field in form.fields:
+    """The refusal next to the field it names, else once at the top of the form."""
+    field = form.fields.get(error.field) if error.field else None
+    if field is not None and not field.widget.is_hidden:
         for message in error.messages:
             form.add_error(error.field, message)
     else:
@@ -64,30 +70,40 @@ def _local(moment):
 # --- next step -----------------------------------------------------------------------------
 
 
-def next_step(patient: Patient, doses: list[Dose], eligible: bool, protocol) -> dict:
-    """What the pharmacy (or ward) does next for this patient, for the worklist."""
+def next_step(patient: Patient, doses: list[Dose], eligible: bool, protocol, user) -> dict:
+    """What the pharmacy (or ward) does next for this patient, for the worklist.
+
+    The step is a link only for a user who may take it (else it would lead to a 403);
+    for anyone else it is shown as text with who takes it.
+    """
     live = [d for d in doses if d.status != Dose.Status.CANCELLED]
     last = live[-1] if live else None
     if last is not None and last.status != Dose.Status.INFUSED:
         steps = {
-            Dose.Status.ORDERED: ("Allocate bags", "dosing:dose-allocate"),
-            Dose.Status.ALLOCATED: ("Thaw or refresh", "dosing:dose-prepare"),
-            Dose.Status.PREPARED: ("Dispense", "dosing:dose-dispense"),
-            Dose.Status.DISPENSED: ("Record the infusion (ward)", "clinic:infusion-record"),
+            Dose.Status.ORDERED: ("Allocate bags", "dosing:dose-allocate", ALLOCATE, PHARMACY),
+            Dose.Status.ALLOCATED: ("Thaw or refresh", "dosing:dose-prepare", ALLOCATE, PHARMACY),
+            Dose.Status.PREPARED: ("Dispense", "dosing:dose-dispense", DISPENSE, PHARMACY),
+            Dose.Status.DISPENSED: (
+                "Record the infusion",
+                "clinic:infusion-record",
+                INFUSE,
+                WARD,
+            ),
         }
-        label, name = steps[last.status]
-        return {"label": f"Dose {last.number}: {label}", "href": reverse(name, args=[last.pk])}
-    if protocol is not None and len(live) >= protocol.max_doses:
-        return {"label": "All doses given", "href": None}
-    if not eligible:
-        return {
-            "label": "Complete eligibility",
-            "href": reverse("patients:patient-eligibility", args=[patient.code]),
-        }
-    return {
-        "label": f"Order dose {len(live) + 1}",
-        "href": reverse("dosing:dose-order", args=[patient.code]),
-    }
+        label, name, perm, by = steps[last.status]
+        label = f"Dose {last.number}: {label}"
+        href = reverse(name, args=[last.pk])
+    elif protocol is not None and len(live) >= protocol.max_doses:
+        return {"label": "All doses given", "href": None, "by": None}
+    elif not eligible:
+        label, perm, by = "Complete eligibility", ASSESS, PHARMACY
+        href = reverse("patients:patient-eligibility", args=[patient.code])
+    else:
+        label, perm, by = f"Order dose {len(live) + 1}", ALLOCATE, PHARMACY
+        href = reverse("dosing:dose-order", args=[patient.code])
+    if not user.has_perm(perm):
+        return {"label": label, "href": None, "by": by}
+    return {"label": label, "href": href, "by": by}
 
 
 # --- pharmacy ------------------------------------------------------------------------------
@@ -98,6 +114,7 @@ def worklist(request):
     patients = Patient.objects.prefetch_related(
         "weights",
         "assessments",
+        "outcomes",
         Prefetch("doses", queryset=Dose.objects.select_related("batch").order_by("number")),
     ).order_by("code")
     protocol = Protocol.objects.filter(active=True).order_by("-version").first()
@@ -112,7 +129,7 @@ def worklist(request):
                 "weight": patient.current_weight(),
                 "eligible": eligibility.is_eligible,
                 "doses": doses,
-                "step": next_step(patient, doses, eligibility.is_eligible, protocol),
+                "step": next_step(patient, doses, eligibility.is_eligible, protocol, request.user),
             }
         )
     return render(request, "dosing/worklist.html", {"rows": rows})
@@ -156,7 +173,7 @@ def patient_detail(request, code: str):
             "doses": doses,
             "adverse_events": adverse_events,
             "events": events,
-            "step": next_step(patient, doses, eligibility.is_eligible, protocol),
+            "step": next_step(patient, doses, eligibility.is_eligible, protocol, request.user),
             "can_allocate": request.user.has_perm(ALLOCATE),
             "can_dispense": request.user.has_perm(DISPENSE),
             "can_infuse": request.user.has_perm(INFUSE),
@@ -195,7 +212,11 @@ def dose_order(request, code: str):
                 messages.success(request, f"Dose {dose.code} ordered. Now allocate its bags.")
                 return redirect("dosing:dose-allocate", pk=dose.pk)
     else:
-        form = OrderForm(initial={"planned_for": _local(window[0] if window else timezone.now())})
+        # Never a time the user did not choose: now for a first dose, or when now is inside
+        # the window; otherwise empty, with the window shown to choose from.
+        now = timezone.now()
+        in_window = window is None or window[0] <= now <= window[1]
+        form = OrderForm(initial={"planned_for": _local(now) if in_window else None})
     return render(
         request,
         "dosing/dose_order.html",
@@ -217,7 +238,11 @@ def dose_allocate(request, pk: int):
     if dose.status != Dose.Status.ORDERED:
         return redirect("dosing:patient-detail", code=dose.patient.code)
     plan = services.plan_dose(
-        dose.patient, weight_kg=dose.weight_kg, protocol=dose.protocol, exclude=dose
+        dose.patient,
+        weight_kg=dose.weight_kg,
+        protocol=dose.protocol,
+        exclude=dose,
+        first_dose_at=dose.planned_for,
     )
     if request.method == "POST":
         form = AllocateForm(request.POST)
@@ -233,6 +258,7 @@ def dose_allocate(request, pk: int):
                     bags=bags,
                     override_physician=form.cleaned_data["override_physician"],
                     override_reason=form.cleaned_data["override_reason"],
+                    choice_reason=form.cleaned_data["choice_reason"],
                 )
             except DomainError as error:
                 _refusal(form, error)
@@ -360,14 +386,19 @@ def infusion_record(request, pk: int):
                 _refusal(form, error)
             else:
                 messages.success(request, f"Infusion of dose {dose.code} recorded.")
-                return redirect("clinic:worklist")
+                # The ward worklist no longer lists the dose: the patient page shows the
+                # record and the way to report an adverse event.
+                return redirect("dosing:patient-detail", code=dose.patient.code)
     else:
-        form = InfusionForm(initial={"started_at": _local(timezone.now())})
+        # "Started at" stays empty: the record is made after the infusion, so "now" would
+        # nearly always be wrong; the nurse copies the time from the bedside chart.
+        form = InfusionForm()
     preparation = getattr(dose, "preparation", None)
+    links = list(dose.dose_bags.filter(live=True).select_related("bag").order_by("pk"))
     return render(
         request,
         "clinic/infusion_form.html",
-        {"dose": dose, "preparation": preparation, "form": form},
+        {"dose": dose, "preparation": preparation, "links": links, "form": form},
     )
 
 

@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from audit.history import history_for
+from dosing.models import Dose
 from patients import services
 from patients.eligibility import evaluate_eligibility
 from patients.exceptions import PatientError
@@ -134,12 +135,20 @@ def patient_eligibility(request, code: str):
                 return redirect("patients:patient-eligibility", code=patient.code)
     assessments = list(patient.assessments.order_by("-assessed_on", "-pk"))
     latest = assessments[0] if assessments else None
+    eligibility = evaluate_eligibility(patient, latest)
+    # The pharmacy's next step once an eligible patient has no dose yet.
+    can_order_first_dose = (
+        eligibility.is_eligible
+        and request.user.has_perm("dosing.allocate_dose")
+        and not patient.doses.exclude(status=Dose.Status.CANCELLED).exists()
+    )
     return render(
         request,
         "patients/patient_eligibility.html",
         {
             "patient": patient,
-            "eligibility": evaluate_eligibility(patient, latest),
+            "eligibility": eligibility,
+            "can_order_first_dose": can_order_first_dose,
             "weight": patient.current_weight(),
             "assessments": assessments,
             "form": form if can_assess else None,

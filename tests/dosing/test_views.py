@@ -4,6 +4,7 @@ import datetime
 
 import pytest
 from django.utils import timezone
+from django.utils.html import escape
 
 from audit.models import AuditEvent
 from dosing.models import AdverseEvent, Dose
@@ -72,7 +73,11 @@ def test_journey_dose_1_to_infusion_then_dose_2_at_36_h_refused_and_72_h_same_ba
     client.force_login(clinician)
     assert patient.code in client.get("/clinic/").content.decode()
     started = timezone.now()
-    page = client.post(f"/clinic/dose/{dose.pk}/infusion/", infusion_post(started))
+    # The page runs in real time and an infusion is recorded once it has ended (an end in
+    # the future is refused): here it started and ended within the current minute.
+    page = client.post(
+        f"/clinic/dose/{dose.pk}/infusion/", infusion_post(started, ended_at=local(started))
+    )
     assert page.status_code == 302, page.content.decode()
     dose.refresh_from_db()
     assert dose.status == Dose.Status.INFUSED
@@ -145,7 +150,12 @@ def test_infusion_form_shows_the_refusal_next_to_the_field_and_keeps_what_was_ty
     client.force_login(clinician)
     page = client.post(
         f"/clinic/dose/{dose.pk}/infusion/",
-        infusion_post(timezone.now(), premedication_given="", heart_rate_before=101),
+        infusion_post(
+            now := timezone.now(),
+            ended_at=local(now),
+            premedication_given="",
+            heart_rate_before=101,
+        ),
     )
     html = page.content.decode()
     assert page.status_code == 200
@@ -226,3 +236,162 @@ def test_clinic_worklist_lists_dispensed_doses_with_use_before(
         page = client.get("/clinic/")
     assert patient.code in page.content.decode()
     assert "Record infusion" in page.content.decode()
+
+
+# --- what the pages show each user ----------------------------------------------------------
+
+
+def test_order_page_shows_a_refusal_once(client, protocol, patient, stock, pharmacist, clinician):
+    dose = infused_thawed(patient, pharmacist, clinician)
+    client.force_login(pharmacist)
+    page = client.post(
+        f"/pharmacy/patient/{patient.code}/order/",
+        {"planned_for": local(dose.infusion.started_at + datetime.timedelta(hours=36))},
+    )
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert html.count("allows 48–96 h") == 1
+    assert html.count('role="alert"') == 1
+    assert "errorlist nonfield" not in html  # no second copy from form.as_div
+    assert Dose.objects.count() == 1
+
+
+def test_allocate_page_shows_a_refusal_once_and_fields_with_their_help(
+    client, protocol, patient, stock, pharmacist
+):
+    _, bags = stock
+    client.force_login(pharmacist)
+    client.post(f"/pharmacy/patient/{patient.code}/order/", {"planned_for": local(timezone.now())})
+    dose = Dose.objects.get()
+    page = client.post(
+        f"/pharmacy/dose/{dose.pk}/allocate/", {"bags": f"{bags[0].code},{bags[1].code}"}
+    )
+    html = page.content.decode()
+    form = page.context["form"]
+    (message,) = form.errors["override_physician"]  # next to the field it names
+    assert html.count(escape(message)) == 1
+    # The input points at its help text and its error (ids Django's widget refers to).
+    assert 'id="id_override_physician_error"' in html
+    assert 'id="id_override_physician_helptext"' in html
+    assert 'aria-describedby="id_override_physician_helptext id_override_physician_error"' in html
+
+
+def test_order_form_help_is_one_line_and_required_is_marked(client, protocol, patient, pharmacist):
+    client.force_login(pharmacist)
+    page = client.get(f"/pharmacy/patient/{patient.code}/order/")
+    html = page.content.decode()
+    help_text = str(page.context["form"].fields["planned_for"].help_text)
+    assert len(help_text) < 100 and "\n" not in help_text
+    assert 'Planned for <span aria-hidden="true">*</span></label>' in html
+
+
+def test_clinician_is_not_offered_a_pharmacy_step(
+    client, protocol, patient, stock, pharmacist, clinician
+):
+    infused_thawed(patient, pharmacist, clinician)
+    order_url = f"/pharmacy/patient/{patient.code}/order/"
+    client.force_login(clinician)
+    for url in ["/pharmacy/", f"/pharmacy/patient/{patient.code}/"]:
+        html = client.get(url).content.decode()
+        assert "Order dose 2" in html, url
+        assert "(by the pharmacy)" in html, url
+        assert f'href="{order_url}"' not in html, url
+    assert client.get(order_url).status_code == 403  # what the link would have led to
+    client.force_login(pharmacist)
+    html = client.get(f"/pharmacy/patient/{patient.code}/").content.decode()
+    assert f'href="{order_url}"' in html
+
+
+def test_pharmacist_is_not_offered_the_ward_step(client, protocol, patient, stock, pharmacist):
+    dose = dispensed_thawed(patient, pharmacist)
+    client.force_login(pharmacist)
+    html = client.get(f"/pharmacy/patient/{patient.code}/").content.decode()
+    assert "Dose 1: Record the infusion" in html and "(by the ward)" in html
+    assert f'href="/clinic/dose/{dose.pk}/infusion/"' not in html
+
+
+def test_auditor_is_offered_no_step(client, protocol, patient, stock, pharmacist, auditor):
+    allocated(patient, pharmacist)
+    client.force_login(auditor)
+    html = client.get(f"/pharmacy/patient/{patient.code}/").content.decode()
+    assert "Dose 1: Thaw or refresh" in html
+    assert "/prepare/" not in html
+
+
+def test_infusion_page_shows_the_bag_codes_an_empty_start_and_a_vitals_grid(
+    client, protocol, patient, stock, pharmacist, clinician
+):
+    dose = dispensed_thawed(patient, pharmacist)
+    client.force_login(clinician)
+    page = client.get(f"/clinic/dose/{dose.pk}/infusion/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    codes = [link.bag.code for link in dose.dose_bags.filter(live=True)]
+    assert codes
+    for code in codes:
+        assert code in html
+    assert page.context["form"]["started_at"].value() is None
+    assert 'name="started_at" value=' not in html
+    assert '<textarea name="premedication_given"' in html
+    for label in [
+        "Heart rate before (/min)",
+        "Systolic BP after (mmHg)",
+        "Diastolic BP before (mmHg)",
+        "SpO₂ after (%)",
+        "Temperature before (°C)",
+    ]:
+        assert f'aria-label="{label}"' in html, label
+    assert '<th scope="col">Before</th><th scope="col">After</th>' in html
+    assert html.count("Medium:") == 1
+    assert html.count("Medium: AB serum + 10 % DMSO (the freezing medium), unwashed") == 1
+
+
+def test_dispense_page_names_the_medium_once(client, protocol, patient, stock, pharmacist):
+    dose = allocated(patient, pharmacist)
+    from dosing import services
+
+    services.record_thaw(dose, actor=pharmacist)
+    client.force_login(pharmacist)
+    html = client.get(f"/pharmacy/dose/{dose.pk}/dispense/").content.decode()
+    assert html.count("Medium:") == 1
+    assert html.count("reezing medium") == 1
+
+
+def test_after_the_infusion_the_clinician_lands_on_the_patient_page(
+    client, protocol, patient, stock, pharmacist, clinician
+):
+    dose = dispensed_thawed(patient, pharmacist)
+    client.force_login(clinician)
+    started = timezone.now() - datetime.timedelta(minutes=30)
+    page = client.post(
+        f"/clinic/dose/{dose.pk}/infusion/",
+        infusion_post(started, ended_at=local(started + datetime.timedelta(minutes=20))),
+    )
+    assert page.status_code == 302, page.content.decode()
+    assert page.url == f"/pharmacy/patient/{patient.code}/"
+    html = client.get(page.url).content.decode()
+    assert f"Infusion of dose {dose.code} recorded." in html
+    assert f'href="/clinic/patient/{patient.code}/adverse-event/"' in html
+    assert "Report an adverse event" in html
+
+
+def test_each_role_has_its_own_nav(client, protocol, patient, pharmacist, clinician, auditor):
+    def nav(url):
+        html = client.get(url).content.decode()
+        return html.split("<nav>", 1)[1].split("</nav>", 1)[0]
+
+    client.force_login(pharmacist)
+    for url in ["/pharmacy/", f"/pharmacy/patient/{patient.code}/", "/pharmacy/patients/"]:
+        links = nav(url)
+        assert ">Worklist</a>" in links and ">Patients</a>" in links, url
+        assert ">Register a patient</a>" in links, url
+        assert "Ward worklist" not in links and "Pharmacy worklist" not in links, url
+    client.force_login(clinician)
+    for url in ["/clinic/", f"/pharmacy/patient/{patient.code}/", "/pharmacy/patients/"]:
+        links = nav(url)
+        assert ">Ward worklist</a>" in links and ">Patients</a>" in links, url
+        assert ">Worklist</a>" not in links and "Register" not in links, url
+    client.force_login(auditor)
+    links = nav(f"/pharmacy/patient/{patient.code}/")
+    assert ">Worklist</a>" in links and ">Patients</a>" in links
+    assert "Ward worklist" not in links and "Register" not in links

@@ -58,7 +58,7 @@ def test_registration_redirects_to_eligibility_showing_every_criterion_met(clien
     page = client.get(response["Location"])
     html = page.content.decode()
     assert "Eligible: every criterion is met." in html
-    assert html.count('class="met">Met<') == 15
+    assert html.count('class="met">Met<') == 16
     assert "78.0 kg" in html
     patient = Patient.objects.get(code="SAL-P20")
     assert patient.current_weight().weight_kg == 78
@@ -93,7 +93,7 @@ def test_registration_refused_by_the_service_shows_the_message_next_to_the_field
     )
     assert response.status_code == 200
     assert "outside 20–300 kg" in response.context["form"].errors["weight_kg"][0]
-    assert 'id="id_patient-weight_kg_errors"' in response.content.decode()
+    assert 'id="id_patient-weight_kg_error"' in response.content.decode()
     assert not Patient.objects.exists()
 
 
@@ -149,6 +149,48 @@ def test_auditor_sees_eligibility_read_only(client, auditor, patient):
     assert response.context["form"] is None
     assert "Record assessment" not in response.content.decode()
     assert client.post(url, {}).status_code == 403
+
+
+def test_eligibility_page_offers_order_dose_1_to_the_pharmacy_until_a_dose_exists(
+    client, pharmacist, clinician, patient
+):
+    from dosing import services as dosing_services
+    from tests.dosing.flow import allocated
+    from tests.factories import ProtocolFactory, released_batch_with_bags
+
+    url = reverse("patients:patient-eligibility", args=[patient.code])
+    order = f'href="{reverse("dosing:dose-order", args=[patient.code])}"'
+    client.force_login(pharmacist)
+    html = client.get(url).content.decode()
+    assert f'<a class="button" {order}>Order dose 1</a>' in html
+    client.force_login(clinician)  # not a step the ward may take
+    assert order not in client.get(url).content.decode()
+
+    ProtocolFactory()
+    released_batch_with_bags([75_000_000, 75_000_000])
+    dose = allocated(patient, pharmacist)
+    client.force_login(pharmacist)
+    assert "Order dose 1" not in client.get(url).content.decode()
+    dosing_services.cancel_dose(dose, actor=pharmacist, reason="wrong patient weight")
+    assert "Order dose 1" in client.get(url).content.decode()  # a cancelled dose is no dose
+
+
+def test_eligibility_page_of_a_patient_not_eligible_offers_no_order(client, pharmacist):
+    ineligible = PatientFactory(code="FJD-P02", assessment={"sofa_score": 2})
+    client.force_login(pharmacist)
+    url = reverse("patients:patient-eligibility", args=[ineligible.code])
+    assert "Order dose 1" not in client.get(url).content.decode()
+
+
+def test_patient_pages_share_the_pharmacy_nav(client, pharmacist, patient):
+    client.force_login(pharmacist)
+    html = client.get(reverse("patients:patient-list")).content.decode()
+    nav = html.split("<nav>", 1)[1].split("</nav>", 1)[0]
+    assert [part.split("</a>")[0] for part in nav.split('">')[1:]] == [
+        "Worklist",
+        "Patients",
+        "Register a patient",
+    ]
 
 
 # --- weight and observations -------------------------------------------------------------
