@@ -7,7 +7,7 @@ import decimal
 import uuid
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 
 from audit.chain import canonical_json
 from audit.context import Origin
@@ -95,6 +95,9 @@ class AuditEvent(models.Model):
         raise ImmutableAuditEvent("Audit events are append-only: they cannot be deleted.")
 
 
+_PLAIN = frozenset((type(None), bool, int, str))
+
+
 def _jsonable(value):
     if value is None or isinstance(value, (bool, int, str)):
         return value
@@ -111,6 +114,11 @@ def _jsonable(value):
     if isinstance(value, (list, dict)):
         return value
     return str(value)
+
+
+def _loaded(obj) -> dict:
+    snapshot = getattr(obj, "_audit_loaded", None)
+    return obj.audit_snapshot() if snapshot is None else snapshot
 
 
 class AuditedQuerySet(models.QuerySet):
@@ -135,7 +143,7 @@ class AuditedQuerySet(models.QuerySet):
         matches (say, a bag no longer `available`) is left alone. Returns how many rows
         changed; each gets its event in the same transaction.
         """
-        from audit.services import record_change
+        from audit.services import append_changes, require_accountable
 
         with transaction.atomic():
             rows = {obj.pk: obj for obj in self.select_for_update()}
@@ -143,19 +151,16 @@ class AuditedQuerySet(models.QuerySet):
                 return 0
             count = models.QuerySet.update(self.filter(pk__in=list(rows)), **changes)
             if count:
-                changed = self.model._base_manager.filter(pk__in=list(rows))
-                for obj in changed:
-                    before = rows[obj.pk].audit_snapshot()
-                    after = obj.audit_snapshot()
+                changed = []
+                for obj in self.model._base_manager.filter(pk__in=list(rows)):
+                    # Both snapshots were taken when the rows were loaded (`from_db`).
+                    before, after = _loaded(rows[obj.pk]), _loaded(obj)
                     if before == after:
                         continue
-                    record_change(
-                        obj,
-                        before=before,
-                        after=after,
-                        action=audit_action,
-                        reason_needed=obj.reason_required(before),
-                    )
+                    ctx = require_accountable(obj, reason_needed=obj.reason_required(before))
+                    changed.append((obj, before, after))
+                if changed:
+                    append_changes(changed, ctx, action=audit_action)
         return count
 
     def delete(self):
@@ -168,11 +173,11 @@ class AuditedQuerySet(models.QuerySet):
         return count, {self.model._meta.label: count}
 
     def bulk_create(self, objs, *args, **kwargs):
-        from audit.services import record_bulk_create
+        from audit.services import append_bulk_create
 
         with transaction.atomic():
             created = super().bulk_create(objs, *args, **kwargs)
-            record_bulk_create(created)
+            append_bulk_create(created)
         return created
 
 
@@ -214,15 +219,29 @@ class AuditedModel(models.Model):
         """
         return False
 
+    @classmethod
+    def _audit_attnames(cls) -> tuple[str, ...]:
+        """The attnames a snapshot copies, computed once per model class."""
+        names = cls.__dict__.get("_audit_attnames_cache")
+        if names is None:
+            names = tuple(
+                field.attname
+                for field in cls._meta.concrete_fields
+                if field.name not in cls.audit_exclude
+            )
+            cls._audit_attnames_cache = names
+        return names
+
     def audit_snapshot(self) -> dict:
-        return {
-            field.attname: _jsonable(getattr(self, field.attname))
-            for field in self._meta.concrete_fields
-            if field.name not in self.audit_exclude
-        }
+        snapshot = {}
+        plain, jsonable = _PLAIN, _jsonable
+        for attname in self._audit_attnames():
+            value = getattr(self, attname)
+            snapshot[attname] = value if type(value) in plain else jsonable(value)
+        return snapshot
 
     def save(self, *args, audit_action: str | None = None, **kwargs):
-        from audit.services import record_change, require_accountable
+        from audit.services import append_change, require_accountable
 
         if self._state.adding:
             before = {}
@@ -235,31 +254,34 @@ class AuditedModel(models.Model):
         reason_needed = bool(before) and self.reason_required(before)
         # Refused before anything is written (and outside the transaction, so a caller
         # may catch the DomainError and carry on): an unaccountable change never happens.
-        require_accountable(self, reason_needed=reason_needed)
-        # No savepoint: like Model.save(), an error here dooms the enclosing transaction,
-        # so the record can never be committed without its event.
-        with transaction.atomic(using=kwargs.get("using"), savepoint=False):
-            super().save(*args, **kwargs)
-            after = self.audit_snapshot()
-            record_change(
-                self,
-                before=before,
-                after=after,
-                action=audit_action or ("update" if before else "create"),
-                reason_needed=reason_needed,
-            )
+        ctx = require_accountable(self, reason_needed=reason_needed)
+        action = audit_action or ("update" if before else "create")
+        conn = connections[kwargs.get("using") or DEFAULT_DB_ALIAS]
+        if conn.in_atomic_block:
+            # Inside a transaction: what `atomic(savepoint=False)` would do, without its
+            # cost — an error dooms the enclosing transaction (like Model.save()), so the
+            # record can never be committed without its event.
+            try:
+                super().save(*args, **kwargs)
+                after = self.audit_snapshot()
+                append_change(self, ctx, before=before, after=after, action=action)
+            except BaseException:
+                conn.needs_rollback = True
+                raise
+        else:
+            with transaction.atomic(using=conn.alias, savepoint=False):
+                super().save(*args, **kwargs)
+                after = self.audit_snapshot()
+                append_change(self, ctx, before=before, after=after, action=action)
         self._audit_loaded = after
 
     def delete(self, *args, audit_action: str = "delete", **kwargs):
-        from audit.services import record_change, require_accountable
+        from audit.services import append_change, require_accountable
 
         before = getattr(self, "_audit_loaded", None) or self.audit_snapshot()
-        reason_needed = self.reason_required(before)
-        require_accountable(self, reason_needed=reason_needed)
+        ctx = require_accountable(self, reason_needed=self.reason_required(before))
         with transaction.atomic(using=kwargs.get("using"), savepoint=False):
-            record_change(
-                self, before=before, after={}, action=audit_action, reason_needed=reason_needed
-            )
+            append_change(self, ctx, before=before, after={}, action=audit_action)
             return super().delete(*args, **kwargs)
 
 

@@ -1,10 +1,14 @@
 """Measure what the audit trail costs: `make bench`, or `python -m benchmarks.run`.
 
-1. Writes: 10,000 bags created with the trail (AuditedModel.save, audited bulk_create) and
-   without it (django.db.models.Model.save, plain QuerySet.bulk_create), in the same run
-   and the same database, best of `--repeat` runs each. The ratio is the trail's cost.
+1. Writes: 10,000 bags created by `Bag.save()` one by one and by `Bag.objects.bulk_create()`,
+   each with the audit trail and with the audit hook switched off (the same code path
+   otherwise, see `_trail_off`), in the same run and database, alternating, best of
+   `--repeat` runs each. The ratio is the trail's cost. Wall time and this process's CPU
+   time are both reported: on a shared machine the CPU time is the steadier of the two
+   (on SQLite it is nearly all the work; on PostgreSQL the server's share is not in it).
 2. Verification: a chain of `--events` properly chained events is bulk-inserted, then
-   `verify_chain()` (what `verify_audit` runs) recomputes all of it.
+   `verify_chain()` (what `verify_audit` runs) recomputes all of it, serially and as
+   `verify_audit` does by default (on PostgreSQL, ranges in parallel), best of `--repeat`.
 
 The benchmark makes its own throwaway database: a SQLite file in a temporary directory
 (default), or with `--postgres postgres://user@host:port` a fresh PostgreSQL database
@@ -21,6 +25,7 @@ import shutil
 import sys
 import tempfile
 import time
+from contextlib import contextmanager, nullcontext
 from decimal import Decimal
 
 
@@ -114,49 +119,80 @@ def _new_bags(batches, count: int):
     return bags
 
 
+@contextmanager
+def _trail_off():
+    """The audit hook switched off, for the "no trail" runs (the benchmark only: the
+    application has no such switch). Everything else is the same code path: `Bag.save()`
+    runs its own logic and reaches `django.db.models.Model.save` directly instead of
+    through `AuditedModel.save`; `Bag.objects.bulk_create()` runs as always (in its
+    transaction) but appends no events."""
+    from unittest import mock
+
+    from django.db import models
+
+    from audit.models import AuditedModel
+
+    with (
+        mock.patch.object(AuditedModel, "save", models.Model.save),
+        mock.patch("audit.services.append_bulk_create", lambda objs: 0),
+    ):
+        yield
+
+
+def _load() -> str:
+    return "/".join(f"{n:.1f}" for n in os.getloadavg())
+
+
 def bench_writes(bag_count: int, repeat: int) -> dict:
-    from django.db import models, transaction
+    """Best wall and CPU (this process) seconds of each way of creating the bags."""
+    from django.db import transaction
 
     from audit.context import Origin, audit_context
+    from audit.verify import verify_chain
     from batches.models import Bag
 
     per_run = -(-bag_count // len(DIVISIONS))
-    timings: dict[str, list[float]] = {}
+    timings: dict[str, list[tuple[float, float]]] = {}
     offset = 0
 
-    def run(label, create):
+    def run(label, create, trail: bool):
         nonlocal offset
         batches = _batches(per_run, offset)
         offset += per_run
         bags = _new_bags(batches, bag_count)
-        with audit_context(actor=None, reason="benchmark", origin=Origin.COMMAND):
-            started = time.perf_counter()
+        with (
+            audit_context(actor=None, reason="benchmark", origin=Origin.COMMAND),
+            nullcontext() if trail else _trail_off(),
+        ):
+            started, cpu = time.perf_counter(), time.process_time()
             with transaction.atomic():
                 create(bags)
-            timings.setdefault(label, []).append(time.perf_counter() - started)
+            elapsed = (time.perf_counter() - started, time.process_time() - cpu)
+        timings.setdefault(label, []).append(elapsed)
         assert Bag._base_manager.filter(batch__in=batches).count() == bag_count
 
-    def save_plain(bags):
-        for bag in bags:
-            models.Model.save(bag)
-
-    def save_audited(bags):
+    def save(bags):
         for bag in bags:
             bag.save()
 
-    def bulk_plain(bags):
-        models.QuerySet(Bag).bulk_create(bags, batch_size=1000)
-
-    def bulk_audited(bags):
+    def bulk_create(bags):
         Bag.objects.bulk_create(bags, batch_size=1000)
 
     for _ in range(repeat):
         # Alternate, so neither side profits from a warmer cache or a bigger table.
-        run("save, no trail", save_plain)
-        run("save, with trail", save_audited)
-        run("bulk_create, no trail", bulk_plain)
-        run("bulk_create, with trail", bulk_audited)
-    return {label: min(values) for label, values in timings.items()}
+        run("save, no trail", save, trail=False)
+        run("save, with trail", save, trail=True)
+        run("bulk_create, no trail", bulk_create, trail=False)
+        run("bulk_create, with trail", bulk_create, trail=True)
+    # The trail the benchmark wrote must be a sound chain (writes that fork or break it
+    # would be fast for nothing).
+    result = verify_chain()
+    if not result.intact:
+        raise SystemExit(f"the benchmark's trail does not verify: {result.summary()}")
+    return {
+        label: (min(v[0] for v in values), min(v[1] for v in values))
+        for label, values in timings.items()
+    }
 
 
 def _generate_events(count: int) -> int:
@@ -220,23 +256,26 @@ def _generate_events(count: int) -> int:
     return seq
 
 
-def bench_verify(event_count: int) -> dict:
+def bench_verify(event_count: int, repeat: int) -> dict:
+    """Best of `repeat` runs of `verify_chain()` serially (workers=1) and as
+    `verify_audit` runs it (on PostgreSQL: ranges in parallel; on SQLite: serially)."""
     from audit.models import AuditEvent
     from audit.verify import verify_chain
 
     existing = AuditEvent.objects.count()
     started = time.perf_counter()
     _generate_events(max(event_count - existing, 0))
-    generated_s = time.perf_counter() - started
-    result = verify_chain()
-    if not result.intact:
-        raise SystemExit(f"benchmark chain does not verify: {result.summary()}")
-    return {
-        "events": result.count,
-        "generate_s": generated_s,
-        "verify_s": result.seconds,
-        "events_per_s": result.count / result.seconds,
-    }
+    stats = {"generate_s": time.perf_counter() - started}
+    for label, workers in (("serial", 1), ("default", None)):
+        best = None
+        for _ in range(repeat):
+            result = verify_chain(workers=workers)
+            if not result.intact:
+                raise SystemExit(f"benchmark chain does not verify: {result.summary()}")
+            if best is None or result.seconds < best.seconds:
+                best = result
+        stats[label] = (best.count, best.seconds, best.count / best.seconds)
+    return stats
 
 
 def main(argv=None) -> int:
@@ -260,21 +299,37 @@ def main(argv=None) -> int:
         call_command("migrate", verbosity=0)
         print(f"database: {where}")
         print(f"python {sys.version.split()[0]}, {connection.vendor}")
+        print(f"load average (1/5/15 min) at start: {_load()} on {os.cpu_count()} CPUs")
         if not args.skip_writes:
             timings = bench_writes(args.bags, args.repeat)
             print(f"\ncreate {args.bags:,} bags (best of {args.repeat}, one transaction):")
-            for label, seconds in timings.items():
-                print(f"  {label:<26} {seconds:7.3f} s  {args.bags / seconds:9,.0f} bags/s")
+            print(f"  {'':<26} {'wall':>9}  {'bags/s':>9}  {'CPU (this process)':>18}")
+            for label, (wall, cpu) in timings.items():
+                print(f"  {label:<26} {wall:7.3f} s  {args.bags / wall:9,.0f}  {cpu:16.3f} s")
             for kind in ("save", "bulk_create"):
-                ratio = timings[f"{kind}, with trail"] / timings[f"{kind}, no trail"]
-                print(f"  {kind}: trail adds {100 * (ratio - 1):.0f} % (ratio {ratio:.2f})")
+                (wall_on, cpu_on), (wall_off, cpu_off) = (
+                    timings[f"{kind}, with trail"],
+                    timings[f"{kind}, no trail"],
+                )
+                ratio, cpu_ratio = wall_on / wall_off, cpu_on / cpu_off
+                print(
+                    f"  {kind}: trail adds {100 * (ratio - 1):.0f} % (ratio {ratio:.2f}); "
+                    f"CPU of this process {100 * (cpu_ratio - 1):+.0f} %"
+                )
+            print(f"  load average after writes: {_load()}")
         if not args.skip_verify:
-            stats = bench_verify(args.events)
+            stats = bench_verify(args.events, args.repeat)
             print(
-                f"\nverify {stats['events']:,} events: {stats['verify_s']:.2f} s, "
-                f"{stats['events_per_s']:,.0f} events/s "
-                f"(generating them took {stats['generate_s']:.1f} s)"
+                f"\nverify_chain() over {args.events:,} events (best of {args.repeat}; "
+                f"generating them took {stats['generate_s']:.1f} s):"
             )
+            for label, text in (
+                ("serial", "workers=1 (serial scan)"),
+                ("default", "default (as verify_audit)"),
+            ):
+                count, seconds, rate = stats[label]
+                print(f"  {text:<26} {count:,} events {seconds:6.2f} s {rate:10,.0f} events/s")
+            print(f"  load average after verification: {_load()}")
     finally:
         cleanup()
     return 0
