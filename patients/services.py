@@ -305,28 +305,16 @@ def correct_patient(
     is the patient's identity and is never rewritten); the audit event carries before,
     after and the reason. A correction that changes nothing writes nothing.
     """
-    reason = _require_reason(reason)
-    not_allowed = set(changes) - CORRECTABLE_PATIENT_FIELDS
-    if not_allowed:
-        raise InvalidPatientData(
-            {None: [f"These fields cannot be corrected: {', '.join(sorted(not_allowed))}."]}
-        )
-    locked = Patient.objects.select_for_update().get(pk=patient.pk)
-    changed = False
-    for name, value in changes.items():
-        if getattr(locked, name) != value:
-            setattr(locked, name, value)
-            changed = True
-    if not changed:
-        return locked
     if "compassionate_use_authorisation" in changes:
-        locked.compassionate_use_authorisation = (
-            locked.compassionate_use_authorisation or ""
-        ).strip()
-    _full_clean(locked)
-    with audit_context(actor=actor, reason=reason):
-        locked.save(audit_action="correct")
-    return locked
+        changes = {
+            **changes,
+            "compassionate_use_authorisation": (
+                changes["compassionate_use_authorisation"] or ""
+            ).strip(),
+        }
+    return _correct(
+        patient, changes, allowed=CORRECTABLE_PATIENT_FIELDS, actor=actor, reason=reason
+    )
 
 
 @transaction.atomic
@@ -342,14 +330,20 @@ def correct_assessment(
     For a new measurement, record a new assessment instead: a correction rewrites what
     was recorded for that date, and the trail keeps the old value and the reason.
     """
+    allowed = set(ClinicalAssessment.VALUE_FIELDS) | {"assessed_on"}
+    return _correct(assessment, changes, allowed=allowed, actor=actor, reason=reason)
+
+
+def _correct(record, changes: dict[str, Any], *, allowed: set[str], actor, reason: str):
+    """Apply a correction to one locked record: only `allowed` fields, a written reason,
+    validated, one audit event with before, after and the reason; nothing when unchanged."""
     reason = _require_reason(reason)
-    fields = set(ClinicalAssessment.VALUE_FIELDS) | {"assessed_on"}
-    not_allowed = set(changes) - fields
+    not_allowed = set(changes) - set(allowed)
     if not_allowed:
         raise InvalidPatientData(
             {None: [f"These fields cannot be corrected: {', '.join(sorted(not_allowed))}."]}
         )
-    locked = ClinicalAssessment.objects.select_for_update().get(pk=assessment.pk)
+    locked = type(record).objects.select_for_update().get(pk=record.pk)
     changed = False
     for name, value in changes.items():
         if getattr(locked, name) != value:
