@@ -13,15 +13,15 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
-from audit.models import _jsonable
-from audit.services import diff, write_event
+from audit.audited import jsonable
+from audit.writer import diff, write_event
 
 HIDDEN = ("password",)
 
 
 def snapshot(instance) -> dict:
     return {
-        field.attname: _jsonable(getattr(instance, field.attname))
+        field.attname: jsonable(getattr(instance, field.attname))
         for field in instance._meta.concrete_fields
         if field.name not in HIDDEN
     }

@@ -78,10 +78,10 @@ def _iso(value) -> str:
 def record_checkpoint(*, recorded_by: str = ""):
     """Sign and store the current head of the chain. Returns the `AuditCheckpoint`."""
     from audit.models import AuditCheckpoint
-    from audit.services import _lock_chain_head
+    from audit.writer import lock_chain_head
 
     key = checkpoint_key()
-    seq, head_hash = _lock_chain_head()
+    seq, head_hash = lock_chain_head()
     if seq == 0:
         raise CheckpointError("The audit trail is empty: there is nothing to checkpoint yet.")
     recorded_at = timezone.now()

@@ -8,7 +8,7 @@ REGULATED_APPS = ("batches", "patients", "dosing")
 
 def audit_coverage_errors(models) -> list[Error]:
     """Errors for every concrete model that would change without audit events."""
-    from audit.models import AuditedModel
+    from audit.audited import AuditedModel
 
     errors = []
     for model in models:
@@ -19,7 +19,7 @@ def audit_coverage_errors(models) -> list[Error]:
             errors.append(
                 Error(
                     f"{opts.label} is a regulated record but does not subclass "
-                    "audit.models.AuditedModel, so its changes would not reach the audit "
+                    "audit.audited.AuditedModel, so its changes would not reach the audit "
                     "trail.",
                     hint="Inherit from AuditedModel (and use PROTECT for foreign keys).",
                     obj=model,

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from audit.exceptions import AuditError
 from audit.models import Signature
-from audit.services import write_event
+from audit.writer import write_event
 
 
 class SignatureError(AuditError):

@@ -63,7 +63,8 @@ def _configure(args) -> tuple[str, callable]:
 def _batches(count: int, offset: int):
     """`count` quarantined batches to hang bags on (set-up, audited, not timed)."""
     from audit.context import Origin, audit_context
-    from batches.models import Batch, Donor, Facility, Procurement, ReleaseSpecification
+    from batches.models import Batch, Donor, Procurement, ReleaseSpecification
+    from sites.models import Facility
 
     with audit_context(actor=None, reason="benchmark set-up", origin=Origin.SYSTEM):
         facility, _ = Facility.objects.get_or_create(fin="E0001", defaults={"name": "Bench"})
@@ -130,11 +131,11 @@ def _trail_off():
 
     from django.db import models
 
-    from audit.models import AuditedModel
+    from audit.audited import AuditedModel
 
     with (
         mock.patch.object(AuditedModel, "save", models.Model.save),
-        mock.patch("audit.services.append_bulk_create", lambda objs: 0),
+        mock.patch("audit.audited.append_bulk_create", lambda objs: 0),
     ):
         yield
 

@@ -18,7 +18,8 @@ from audit.exceptions import ImmutableAuditEvent, ReasonRequired
 from audit.middleware import AuditOriginMiddleware
 from audit.models import AuditCheckpoint, AuditEvent, Signature
 from audit.verify import verify_chain
-from batches.models import Bag, BagEvent, Batch, Donor, Facility, StorageLocation
+from batches.models import Bag, BagEvent, Batch, Donor, StorageLocation
+from sites.models import Facility
 from tests.conftest import requires_postgres
 from tests.factories import BagFactory, BatchFactory, DonorFactory, FacilityFactory
 
@@ -107,7 +108,7 @@ def test_queryset_delete_writes_one_event_per_record(production_user):
     with audit_context(actor=production_user, reason="duplicates"):
         Facility.objects.filter(pk__in=pks).delete()
     for pk in pks:
-        trail = AuditEvent.objects.filter(object_type="batches.facility", object_id=str(pk))
+        trail = AuditEvent.objects.filter(object_type="sites.facility", object_id=str(pk))
         assert list(trail.values_list("action", flat=True)) == ["create", "delete"]
 
 
@@ -321,7 +322,7 @@ def test_a_regulated_model_without_the_audit_base_fails_the_check():
 def test_an_audited_model_with_a_plain_many_to_many_fails_the_check():
     from django.db import models
 
-    from audit.models import AuditedModel
+    from audit.audited import AuditedModel
 
     class Tagged(AuditedModel):
         tags = models.ManyToManyField("auth.Group")

@@ -8,7 +8,6 @@ from django.core.management import CommandError, call_command
 
 from audit.checkpoints import CheckpointError, load_checkpoint_file, record_checkpoint
 from audit.models import AuditCheckpoint, AuditEvent
-from audit.services import write_event
 from audit.verify import (
     CHANGED,
     CHECKPOINT_INVALID,
@@ -17,6 +16,7 @@ from audit.verify import (
     REORDERED,
     verify_chain,
 )
+from audit.writer import write_event
 from tests.audit import tampering
 from tests.factories import BagFactory
 

@@ -4,10 +4,10 @@ the serial scan reports: it only ever clears a chain, and any doubt hands over t
 import pytest
 from django.db import connection
 
-from audit import verify
 from audit.checkpoints import record_checkpoint
-from audit.services import write_event
 from audit.verify import CHECKPOINT_MISMATCH, MISSING, verify_chain
+from audit.verify import parallel as ranges
+from audit.writer import write_event
 from tests.audit import tampering
 
 KEY = "test-checkpoint-key-not-a-secret"
@@ -18,18 +18,18 @@ def parallel(monkeypatch):
     """Split even a short chain. verify_chain splits only on PostgreSQL; on SQLite the
     same code is exercised anyway (the test database lives in memory, shared between the
     connections of this process, so the others read what transactional tests commit)."""
-    monkeypatch.setattr(verify, "PARALLEL_MIN_EVENTS", 2)
+    monkeypatch.setattr(ranges, "PARALLEL_MIN_EVENTS", 2)
     if connection.vendor == "sqlite":
-        monkeypatch.setattr(verify, "_parallel_possible", lambda: True)
+        monkeypatch.setattr(ranges, "possible", lambda: True)
     used = []
-    real = verify._parallel_scan
+    real = ranges.scan
 
     def spy(by_seq, workers):
         outcome = real(by_seq, workers)
         used.append(outcome is not None)
         return outcome
 
-    monkeypatch.setattr(verify, "_parallel_scan", spy)
+    monkeypatch.setattr(ranges, "scan", spy)
     return used
 
 
@@ -125,5 +125,5 @@ def test_events_removed_from_the_end_are_reported_as_serially(committed_events, 
 def test_no_parallel_pass_inside_a_transaction(db, system_context):
     """Other connections cannot see this transaction's own events: verify serially."""
     write_event(action="update", object_type="batches.bag", object_id="1")
-    assert not verify._parallel_possible()
+    assert not ranges.possible()
     assert verify_chain().intact

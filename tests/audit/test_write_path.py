@@ -13,12 +13,12 @@ import pytest
 from django.db import IntegrityError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
-from audit import services
 from audit.context import Origin, audit_context
 from audit.models import AuditEvent
-from audit.services import record_bulk_create, record_change, write_event
 from audit.verify import verify_chain
+from audit.writer import CHAIN_LOCK_KEY, write_event
 from batches.models import Bag, Donor
+from tests.audit.helpers import record_bulk_create, record_change
 from tests.conftest import requires_postgres
 from tests.factories import BagFactory, BatchFactory
 
@@ -47,9 +47,8 @@ def lock_is_free_for_others() -> bool:
     other = connection.get_new_connection(connection.get_connection_params())
     try:
         other.autocommit = True
-        return other.execute(
-            "SELECT pg_try_advisory_xact_lock(%s)", [services.CHAIN_LOCK_KEY]
-        ).fetchone()[0]
+        free = other.execute("SELECT pg_try_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+        return free.fetchone()[0]
     finally:
         other.close()
 
