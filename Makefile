@@ -2,7 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Stamps: each install reruns only when its requirements file changes.
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: run test lint bench install clean
 
@@ -12,6 +14,11 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
+# Test, lint and benchmark tools, on top of the application's requirements.
+$(DEV_STAMP): $(STAMP) requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(DEV_STAMP)
+
 install: $(STAMP)
 
 run: $(STAMP)
@@ -19,13 +26,14 @@ run: $(STAMP)
 	DEBUG=1 $(BIN)/python manage.py seed_demo
 	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
 
-test: $(STAMP) lint
+test: lint
 	DEBUG=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	DEBUG=1 $(BIN)/python -m benchmarks.run
 
 clean:

@@ -42,9 +42,11 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "core",
     "audit",
+    "sites",
     "batches",
     "patients",
     "dosing",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -1,12 +1,6 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
 
 
 class CoreConfig(AppConfig):
     name = "core"
     verbose_name = "CellTrack core"
-
-    def ready(self):
-        from core.roles import sync_role_groups
-
-        post_migrate.connect(sync_role_groups, dispatch_uid="core.sync_role_groups")

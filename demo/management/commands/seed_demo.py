@@ -4,13 +4,14 @@ Idempotent: running it twice leaves the same data (each app's `demo.seed()` chec
 its own records first). Demo passwords are for a local trial only and are printed.
 """
 
-from importlib import import_module
-
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from audit.context import Origin, audit_context, audit_origin
+from batches import demo as batches_demo
+from dosing import demo as dosing_demo
+from patients import demo as patients_demo
 
 DEMO_PASSWORD = "celltrack-demo"
 DEMO_USERS = [
@@ -21,7 +22,8 @@ DEMO_USERS = [
     ("clinician", "clinician", False, "Carmen", "Clinician"),
     ("auditor", "auditor", False, "Alba", "Auditor"),
 ]
-DEMO_APPS = ["batches", "patients", "dosing"]
+# Dosing's demo gives the batches' bags to the cohort's patients, so it comes last.
+DEMO_MODULES = [batches_demo, patients_demo, dosing_demo]
 DEMO_START_PAGES = {
     "production": "/admin/",
     "qp": "/admin/",
@@ -38,11 +40,7 @@ class Command(BaseCommand):
         with audit_origin(Origin.COMMAND), transaction.atomic():
             users = self._users()
             with audit_context(actor=users["production"], reason="demo data"):
-                for app in DEMO_APPS:
-                    try:
-                        module = import_module(f"{app}.demo")
-                    except ModuleNotFoundError:
-                        continue
+                for module in DEMO_MODULES:
                     module.seed(users=users, stdout=self.stdout)
         self.stdout.write("")
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
