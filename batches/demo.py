@@ -25,12 +25,12 @@ from batches.isbt import make_din
 from batches.models import (
     Batch,
     Donor,
-    Facility,
     Procurement,
     ReleaseSpecification,
     SerologyResult,
     SpecificationItem,
 )
+from sites.models import Facility
 
 DEMO_QP_PASSWORD = "celltrack-demo"
 IMPD = "PEI-15-103"

@@ -1,7 +1,7 @@
 """Who may do what with production records (see docs/permissions.md)."""
 
+# The GMP facility's permissions are in sites/roles.py.
 _MODELS = [
-    "facility",
     "donor",
     "serologyresult",
     "procurement",
@@ -26,7 +26,6 @@ ROLE_PERMISSIONS = {
     "pharmacy": _perms(
         ["view"],
         [
-            "facility",
             "batch",
             "releasecheck",
             "bag",

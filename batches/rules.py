@@ -1,7 +1,13 @@
-"""Pure production rules: donor eligibility, check evaluation, release failures.
+"""Pure production rules: donor eligibility, check evaluation, release failures, and
+whether a batch may go on towards a patient.
 
 Nothing here writes to the database, so admin pages can show the result before anything
 is committed and tests can cover the boundaries directly (Hypothesis).
+
+Direction of imports: `batches.models` imports this module (a check's pass/fail is
+computed here); this module never imports `batches.models`, not even inside a function.
+Its functions work on the records they are given, and reach a model's choices through
+them (`batch.Status`, `donor.serology.model.Test`).
 """
 
 from __future__ import annotations
@@ -11,6 +17,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.utils import timezone
+
+from audit.signatures import signature_matches
+from core.formatting import fmt_time, plain_decimal
 
 MAX_DONOR_AGE_EXCLUSIVE = 50  # paper: donors younger than 50 years
 MAX_POPULATION_DOUBLINGS_EXCLUSIVE = Decimal(20)  # paper: fewer than 20 doublings
@@ -39,11 +48,9 @@ class Criterion:
         return self.status == MET
 
 
-def _required_tests():
-    from batches.models import SerologyResult
-
-    T = SerologyResult.Test
-    return [T.HIV, T.HBSAG, T.ANTI_HBC, T.HCV, T.SYPHILIS]
+def _required_tests(tests):
+    """The screening tests every donation needs, of the result model's `Test` choices."""
+    return [tests.HIV, tests.HBSAG, tests.ANTI_HBC, tests.HCV, tests.SYPHILIS]
 
 
 def _reference_date(donor, on_date, procurement) -> datetime.date | None:
@@ -96,8 +103,7 @@ def donor_eligibility(
     else the donor's latest procurement. A reactive or indeterminate result in the window
     makes the donor ineligible even if another sample was negative.
     """
-    from batches.models import SerologyResult
-
+    tests = donor.serology.model.Test
     criteria = []
     age = donor.age_at_donation
     if age is None:
@@ -135,12 +141,12 @@ def donor_eligibility(
     by_test: dict[str, list] = {}
     for result in donor.serology.all():
         by_test.setdefault(result.test, []).append(result)
-    labels = dict(SerologyResult.Test.choices)
-    for test in _required_tests():
+    labels = dict(tests.choices)
+    for test in _required_tests(tests):
         criteria.append(
             _serology_criterion(test, labels[test], by_test.get(test, []), ref, required=True)
         )
-    htlv = SerologyResult.Test.HTLV
+    htlv = tests.HTLV
     criteria.append(
         _serology_criterion(htlv, labels[htlv], by_test.get(htlv, []), ref, required=False)
     )
@@ -178,9 +184,7 @@ def evaluate_check(item, value, text: str = "") -> bool:
 
 
 def _fmt(value) -> str:
-    if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
-    return str(value)
+    return plain_decimal(value) if isinstance(value, Decimal) else str(value)
 
 
 def release_failures(
@@ -202,11 +206,9 @@ def release_failures(
     bags have left quarantine, and passing the expiry date is handled by expiry, not by
     a hold — so what remains is whether its data still meets every release rule.
     """
-    from batches.models import Batch
-
     on_date = on_date or timezone.localdate()
     failures: list[str] = []
-    if not review and batch.status != Batch.Status.QUARANTINE:
+    if not review and batch.status != batch.Status.QUARANTINE:
         failures.append(
             f"Batch is {batch.get_status_display().lower()}: only a batch in quarantine "
             "can be released."
@@ -267,3 +269,35 @@ def release_failures(
     if first_decision and not any(b.status == "quarantine" for b in batch.bags.all()):
         failures.append("No bags in quarantine: create the batch's bags before release.")
     return failures
+
+
+def batch_problem(batch, on_date: datetime.date) -> str | None:
+    """Why nothing of `batch` may go on towards a patient on `on_date`, or None.
+
+    Not released; expired (or no expiry date) on that day; no QP decision signature, or a
+    signature that no longer matches the batch record (corrected after release).
+    """
+    if batch.status != batch.Status.RELEASED:
+        return (
+            f"batch {batch.code} is {batch.get_status_display().lower()}, not released; "
+            "nothing from it may reach a patient. Cancel the dose and order from released stock."
+        )
+    if batch.expires_on is None or batch.expires_on < on_date:
+        return (
+            f"batch {batch.code} expired on {batch.expires_on or 'an unrecorded date'} "
+            f"(day of this step: {on_date}). Cancel the dose; its bags must not be used."
+        )
+    signature = batch.decision_signature()
+    if signature is None or signature.meaning != "released":
+        return (
+            f"batch {batch.code} has no QP release signature on file. Ask the Qualified Person "
+            "to review and sign the release before any of it is used."
+        )
+    if not signature_matches(signature, batch.signature_content()):
+        return (
+            f"batch {batch.code} was changed after the QP signed its release "
+            f"({fmt_time(signature.signed_at)}, {signature.printed_name}): the signature no "
+            "longer matches the batch record. Ask the Qualified Person to review the batch "
+            "and sign again before any of it is used."
+        )
+    return None

@@ -161,3 +161,43 @@ def test_iso7064_detects_any_single_character_substitution(text, data):
     replacement = data.draw(st.sampled_from([c for c in ALPHABET[:36] if c != text[index]]))
     changed = text[:index] + replacement + text[index + 1 :]
     assert iso7064_mod37_2(changed) != iso7064_mod37_2(text)
+
+
+# --- which way the imports go, and whether a batch may go on towards a patient --------
+
+
+def test_rules_never_import_the_models():
+    """`batches.models` imports the rules; the rules work on what they are given (a
+    function-level import would count too, so the whole module is read)."""
+    import ast
+    import inspect
+
+    import batches.rules
+
+    tree = ast.parse(inspect.getsource(batches.rules))
+    imported = {
+        node.module if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    assert not {name for name in imported if name and name.startswith("batches.models")}
+
+
+def test_batch_problem_names_what_stops_a_batch(qp_user, password):
+    from audit.context import audit_context
+    from batches.rules import batch_problem
+    from batches.services import release_batch
+    from tests.factories import make_release_ready_batch
+
+    batch = make_release_ready_batch()
+    today = datetime.date.today()
+    assert "is quarantine, not released" in batch_problem(batch, today)
+    release_batch(batch, actor=qp_user, password=password)
+    batch.refresh_from_db()
+    assert batch_problem(batch, today) is None
+    assert "expired on" in batch_problem(batch, batch.expires_on + datetime.timedelta(days=1))
+    with audit_context(actor=qp_user, reason="changed around the service"):
+        batch.impd_reference = "PEI-15-104"
+        batch.save()
+    assert "was changed after the QP signed its release" in batch_problem(batch, today)

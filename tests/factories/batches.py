@@ -9,7 +9,6 @@ from batches.models import (
     Bag,
     Batch,
     Donor,
-    Facility,
     Procurement,
     ReleaseCheck,
     ReleaseSpecification,
@@ -17,6 +16,7 @@ from batches.models import (
     SpecificationItem,
     StorageLocation,
 )
+from sites.models import Facility
 from tests.factories.base import AuditedFactory
 
 __all__ = [

@@ -1,33 +1,25 @@
-"""Serializers and read-only viewsets for production records (the auditor API).
+"""Serializers of production records for the auditor API.
 
 Nested data an auditor needs comes inline: a batch with its donor, facility, release
 checks (each with its specification limit and pass/fail) and the QP's release signature.
-Every queryset carries the joins and prefetches that keep a page at a constant number
-of queries.
 """
 
-from django.db.models import Prefetch
-from django.http import Http404
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from audit.models import Signature
 from audit.signatures import signature_matches
-from batches.filters import BagFilterSet, BatchFilterSet, DonorFilterSet, ReleaseCheckFilterSet
 from batches.models import (
     Bag,
     BagEvent,
     Batch,
     Donor,
-    Facility,
     Procurement,
     ReleaseCheck,
     SerologyResult,
     SpecificationItem,
 )
-from core.api.filters import batch_code_q
-from core.api.viewsets import AuditorViewSet
+from sites.api import FacilitySerializer
 
 BATCH_CODE_HELP = "Batch code: the 13-character ISBT 128 DIN followed by its check character."
 
@@ -35,16 +27,6 @@ BATCH_CODE_HELP = "Batch code: the 13-character ISBT 128 DIN followed by its che
 def described(**texts: str) -> dict:
     """`extra_kwargs` giving each named model field its OpenAPI description."""
     return {name: {"help_text": text} for name, text in texts.items()}
-
-
-class FacilitySerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Facility
-        fields = ["fin", "name", "authorisation_ref"]
-        extra_kwargs = described(
-            name="Name of the GMP facility.",
-            authorisation_ref="GMP authorisation reference of the facility.",
-        )
 
 
 class SerologyResultSerializer(serializers.ModelSerializer):
@@ -352,82 +334,3 @@ class BagEventSerializer(serializers.ModelSerializer):
             location="Where it happened (storage position, ward, ...).",
             note="Free-text note.",
         )
-
-
-def batch_queryset():
-    return Batch.objects.select_related(
-        "donor", "facility", "procurement", "specification"
-    ).prefetch_related(
-        Prefetch(
-            "checks",
-            queryset=ReleaseCheck.objects.select_related("item", "item__specification").order_by(
-                "item__category", "item__parameter", "id"
-            ),
-        )
-    )
-
-
-def bag_queryset():
-    return Bag.objects.select_related("batch", "batch__donor", "location")
-
-
-class DonorViewSet(AuditorViewSet):
-    """Donors, by pseudonymous code, with their serology and procurements."""
-
-    queryset = Donor.objects.prefetch_related("serology", "procurements")
-    serializer_class = DonorSerializer
-    filterset_class = DonorFilterSet
-    lookup_field = "code"
-    ordering = ["code"]
-    ordering_fields = ["code", "created_at"]
-    csv_filename = "donors"
-
-
-class BatchViewSet(AuditorViewSet):
-    """GMP batches with their release checks, limits, pass/fail and release signature."""
-
-    queryset = batch_queryset()
-    serializer_class = BatchSerializer
-    filterset_class = BatchFilterSet
-    lookup_field = "code"
-    lookup_value_regex = "[A-Za-z0-9*]+"
-    ordering = ["din"]
-    ordering_fields = ["din", "created_at", "expires_on", "cryopreserved_on"]
-    csv_filename = "batches"
-
-    def get_serializer_context(self):
-        # Recomputing the signed content costs queries per batch: on the batch's own page
-        # only, so that lists stay constant in queries.
-        return {**super().get_serializer_context(), "verify_signature": self.action == "retrieve"}
-
-    def get_object(self):
-        # The code is the DIN followed by its check character; both must match.
-        code = self.kwargs["code"]
-        if len(code) != 14:
-            raise Http404("No batch with this code: a batch code is 14 characters.")
-        obj = get_object_or_404(self.get_queryset(), **batch_code_q("", code))
-        self.check_object_permissions(self.request, obj)
-        return obj
-
-
-class BagViewSet(AuditorViewSet):
-    """Bags, by code (ISBT 128 style), with their batch, donor and storage position."""
-
-    queryset = bag_queryset()
-    serializer_class = BagSerializer
-    filterset_class = BagFilterSet
-    lookup_field = "code"
-    ordering = ["code"]
-    ordering_fields = ["code", "created_at"]
-    csv_filename = "bags"
-
-
-class ReleaseCheckViewSet(AuditorViewSet):
-    """Release checks: each result against its specification item, with pass/fail."""
-
-    queryset = ReleaseCheck.objects.select_related("batch", "item", "item__specification")
-    serializer_class = ReleaseCheckSerializer
-    filterset_class = ReleaseCheckFilterSet
-    ordering = ["id"]
-    ordering_fields = ["id", "tested_on", "recorded_at"]
-    csv_filename = "release-checks"

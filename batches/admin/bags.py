@@ -1,0 +1,142 @@
+"""Storage positions, bags and their chain of custody; the batch's "Create bags" action.
+
+Bags are made only by that action (through `services.create_bags`); custody events
+are written by the services and never edited here.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+
+from audit.admin import AuditHistoryMixin
+from batches import services
+from batches.admin.base import AuditedAdmin, ReadOnlyInline, action_page
+from batches.forms import CreateBagsForm
+from batches.models import Bag, BagEvent, StorageLocation
+from core.exceptions import DomainError
+from core.formatting import millions
+
+
+@admin.register(StorageLocation)
+class StorageLocationAdmin(AuditedAdmin):
+    list_display = ["__str__", "tank", "rack", "box", "position", "occupied_by"]
+    list_filter = ["tank"]
+    search_fields = ["tank", "rack", "box", "position", "bags__code"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("bags")
+
+    @admin.display(description="bag")
+    def occupied_by(self, obj):
+        bags = list(obj.bags.all())
+        return bags[0].code if bags else "—"
+
+
+class BagInline(ReadOnlyInline):
+    """A batch's bags, on the batch's page."""
+
+    model = Bag
+    fields = ["code", "cells", "volume_ml", "location", "status"]
+    readonly_fields = fields
+
+    @admin.display(description="cells (×10⁶)")
+    def cells(self, obj):
+        return millions(obj.nominal_cells)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("location", "batch")
+
+
+@admin.action(description="Create bags", permissions=["create_bags"])
+def create_bags_action(modeladmin, request, queryset):
+    """A batch action: the bag form, then `services.create_bags` for the one batch."""
+    if queryset.count() != 1:
+        modeladmin.message_user(
+            request, "Select exactly one batch to create bags.", messages.ERROR
+        )
+        return None
+    batch = queryset.get()
+    form = CreateBagsForm(request.POST if "apply" in request.POST else None)
+    if "apply" in request.POST and form.is_valid():
+        try:
+            bags = services.create_bags(batch, actor=request.user, **form.cleaned_data)
+        except DomainError as error:
+            for message in error.messages:
+                form.add_error(None, message)
+        else:
+            modeladmin.message_user(
+                request,
+                f"{len(bags)} bags created for batch {batch.code}: "
+                f"{bags[0].code} … {bags[-1].code}, each "
+                f"{millions(bags[0].nominal_cells)} ×10⁶ cells "
+                f"({bags[0].nominal_cells:,} cells) in {bags[0].volume_ml} ml.",
+            )
+            return HttpResponseRedirect(reverse("admin:batches_batch_change", args=[batch.pk]))
+    return action_page(
+        modeladmin,
+        request,
+        queryset,
+        form=form,
+        action="create_bags_action",
+        title=f"Create bags for batch {batch.code}",
+        button="Create bags",
+        template="admin/batches/batch/create_bags.html",
+    )
+
+
+class BagEventInline(ReadOnlyInline):
+    model = BagEvent
+    fields = ["occurred_at", "from_status", "to_status", "actor", "location", "note"]
+    readonly_fields = fields
+    show_change_link = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
+@admin.register(Bag)
+class BagAdmin(AuditedAdmin):
+    list_display = ["code", "batch", "status", "nominal_cells", "volume_ml", "location"]
+    list_filter = ["status", "batch__facility"]
+    search_fields = ["code", "batch__din"]
+    list_select_related = ["batch", "location"]
+    readonly_fields = [
+        "code",
+        "batch",
+        "product_code",
+        "division",
+        "nominal_cells",
+        "volume_ml",
+        "status",
+        "discard_reason",
+        "created_at",
+    ]
+    fields = [*readonly_fields[:-1], "location", "change_reason", "created_at"]
+    inlines = [BagEventInline]
+
+    def has_add_permission(self, request):
+        return False  # bags are made by the batch's "Create bags" action
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.location_id is None:
+            return [*self.readonly_fields, "location"]
+        return self.readonly_fields
+
+
+@admin.register(BagEvent)
+class BagEventAdmin(AuditHistoryMixin, admin.ModelAdmin):
+    list_display = ["bag", "from_status", "to_status", "occurred_at", "actor", "location"]
+    list_filter = ["to_status"]
+    search_fields = ["bag__code"]
+    list_select_related = ["bag", "actor"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,304 @@
+"""Batches and their release checks: recording, readiness, correction after a decision.
+
+A released or rejected batch is read-only until "Make a correction" (which needs a
+reason); the QP's decisions come from `batches.admin.signing`, bag creation from
+`batches.admin.bags`.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import Count
+from django.utils.html import format_html, format_html_join
+
+from audit.context import audit_context
+from audit.signatures import signature_matches
+from batches import services
+from batches.admin.bags import BagInline, create_bags_action
+from batches.admin.base import AuditedAdmin, no_related_links, report_refusal, stored_snapshot
+from batches.admin.signing import DECISION_ACTIONS
+from batches.exceptions import BatchError
+from batches.models import Batch, ReleaseCheck, ReleaseSpecification, SpecificationItem
+from batches.rules import release_failures
+from core.exceptions import DomainError
+from core.formatting import fmt_time, local_times_note
+
+
+class ReleaseCheckInline(admin.TabularInline):
+    model = ReleaseCheck
+    extra = 0
+    # The item reads "parameter criterion" (e.g. "CD73 ≥ 95 %"), so the criterion needs
+    # no column of its own: every column fits a 1024 px screen.
+    fields = ["item", "result_value", "result_text", "tested_on", "passed"]
+    readonly_fields = ["passed"]
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        if obj is not None and "item" in formset.form.base_fields:
+            formset.form.base_fields["item"].queryset = SpecificationItem.objects.filter(
+                specification_id=obj.specification_id
+            )
+        return no_related_links(formset, "item")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("item", "batch")
+
+    def _editable(self, request, obj):
+        return obj is None or not obj.is_locked or BatchAdmin.correcting(request)
+
+    def has_add_permission(self, request, obj=None):
+        return self._editable(request, obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._editable(request, obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return (
+            obj is not None
+            and obj.status == Batch.Status.IN_PRODUCTION
+            and (super().has_delete_permission(request, obj))
+        )
+
+
+@admin.register(Batch)
+class BatchAdmin(AuditedAdmin):
+    # What production and the QP look for first (code, status) comes first; short
+    # headers and the facility's FIN keep every column on a 1024 px screen.
+    list_display = [
+        "code",
+        "status",
+        "donor",
+        "facility_fin",
+        "passages",
+        "expires_on",
+        "bag_count",
+    ]
+    list_filter = ["status", "facility"]
+    search_fields = ["din", "donor__code"]
+    list_select_related = ["donor", "facility"]
+    readonly_fields = [
+        "code",
+        "status",
+        "status_changed",
+        "release_readiness",
+        "signature_status",
+        "created_at",
+    ]
+    inlines = [ReleaseCheckInline, BagInline]
+    actions = ["submit_for_release_action", *DECISION_ACTIONS, create_bags_action]
+    IDENTITY_FIELDS = ["din", "donor", "procurement", "facility", "specification"]
+
+    def get_fieldsets(self, request, obj=None):
+        main = [
+            "code" if obj else "din",
+            "din" if obj else None,
+            "donor",
+            "procurement",
+            "facility",
+            "impd_reference",
+            "specification",
+            "population_doublings",
+            "passages",
+            "cryopreserved_on",
+            "expires_on",
+            "viability_pct",
+        ]
+        main = [f for f in main if f]
+        sets = [(None, {"fields": main})]
+        if obj is not None:
+            sets.append(
+                (
+                    "Status and QP decision",
+                    {
+                        "description": local_times_note(),
+                        "fields": [
+                            "status",
+                            "status_changed",
+                            "release_readiness",
+                            "signature_status",
+                        ],
+                    },
+                )
+            )
+        if obj is None or not obj.is_locked or self.correcting(request):
+            sets.append(("Audit", {"fields": ["change_reason"]}))
+        return sets
+
+    @staticmethod
+    def correcting(request) -> bool:
+        return request.GET.get("correct") == "1" or request.POST.get("_correct") == "1"
+
+    def has_change_permission(self, request, obj=None):
+        # A released or rejected batch is read-only; "Correct" opens it for a correction
+        # that needs a reason.
+        if obj is not None and obj.is_locked and not self.correcting(request):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(self.readonly_fields)
+        if obj is None:
+            return fields
+        if obj.is_locked and not self.correcting(request):
+            return fields + [
+                "din",
+                "donor",
+                "procurement",
+                "facility",
+                "specification",
+                *Batch.CORRECTABLE_FIELDS,
+            ]
+        if obj.status != Batch.Status.IN_PRODUCTION:
+            # Identity is fixed once the batch has left production.
+            return fields + self.IDENTITY_FIELDS
+        return fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(bag_total=Count("bags"))
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        spec = ReleaseSpecification.objects.filter(is_active=True).order_by("-version").first()
+        if spec is not None:
+            initial.setdefault("specification", spec.pk)
+        initial.setdefault("impd_reference", "PEI-15-103")
+        return initial
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        obj = self.get_object(request, object_id)
+        if obj is not None and obj.is_locked:
+            extra_context["correcting"] = self.correcting(request)
+            extra_context["can_correct"] = super().has_change_permission(request, obj)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        reason = self._reason(request, form)
+        if change and (obj.is_locked or obj.reason_required(stored_snapshot(obj))):
+            # A correction (released, rejected, or on hold after release): the service
+            # re-checks the release rules and puts a failing released batch on hold.
+            changes = {
+                f: form.cleaned_data[f] for f in form.changed_data if f in Batch.CORRECTABLE_FIELDS
+            }
+            if changes:
+                corrected = services.correct_batch(
+                    obj, actor=request.user, reason=reason, **changes
+                )
+                self.report_holds(request, corrected.holds)
+            return
+        with audit_context(actor=request.user, reason=reason):
+            obj.save()
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not ReleaseCheck:
+            return super().save_formset(request, form, formset, change)
+        reason = self._reason(request)
+        instances = formset.save(commit=False)
+        for obj in formset.deleted_objects:
+            obj.delete()
+        for inline_form in formset.forms:
+            check = inline_form.instance
+            if check not in instances:
+                continue
+            self.report_holds(
+                request, record_check_from_admin(request, check, inline_form, reason).holds
+            )
+        return None
+
+    @admin.display(description="bags", ordering="bag_total")
+    def bag_count(self, obj):
+        return obj.bag_total
+
+    @admin.display(description="facility", ordering="facility__fin")
+    def facility_fin(self, obj):
+        return obj.facility.fin
+
+    @admin.display(description="status changed at")
+    def status_changed(self, obj):
+        return fmt_time(obj.status_changed_at) if obj else "—"
+
+    @admin.display(description="release readiness")
+    def release_readiness(self, obj):
+        if obj is None or obj.pk is None:
+            return ""
+        if obj.status not in (Batch.Status.IN_PRODUCTION, Batch.Status.QUARANTINE):
+            return "—"
+        failures = release_failures(obj)
+        if not failures:
+            return "Ready for QP release."
+        return format_html(
+            "<ul class='release-failures'>{}</ul>",
+            format_html_join("", "<li>{}</li>", ((f,) for f in failures)),
+        )
+
+    @admin.display(description="QP signature")
+    def signature_status(self, obj):
+        if obj is None or obj.pk is None:
+            return ""
+        signature = obj.decision_signature()
+        if signature is None:
+            return "Not signed."
+        if signature_matches(signature, obj.signature_content()):
+            verdict = "✔ matches the current record"
+        else:
+            verdict = "✘ no longer matches the current record (changed after signing)"
+        return format_html(
+            "{} by {} at {} — SHA-256 {}… — <strong>{}</strong>{}",
+            signature.get_meaning_display(),
+            signature.printed_name,
+            fmt_time(signature.signed_at),
+            signature.content_hash[:16],
+            verdict,
+            format_html("<br>Comment: {}", signature.comment) if signature.comment else "",
+        )
+
+    # Actions ----------------------------------------------------------------------
+
+    def has_release_permission(self, request):
+        return request.user.has_perm("batches.release_batch")
+
+    def has_create_bags_permission(self, request):
+        return request.user.has_perm("batches.add_bag")
+
+    @admin.action(description="Submit for release (to quarantine)", permissions=["change"])
+    def submit_for_release_action(self, request, queryset):
+        for batch in queryset:
+            try:
+                services.submit_for_release(batch, actor=request.user)
+            except DomainError as error:
+                report_refusal(self, request, batch, error, "submitted")
+            else:
+                self.message_user(request, f"Batch {batch.code} submitted for QP release.")
+
+
+def record_check_from_admin(request, check, form, reason):
+    """An admin row or page for a release check, recorded through `services.record_check`
+    (which computes pass/fail and puts a released batch that now fails on hold)."""
+    if check.pk and {"item", "batch"} & set(form.changed_data):
+        raise BatchError(
+            "A recorded result cannot be moved to another item or batch: correct its "
+            "value, and record the other item as a new result."
+        )
+    return services.record_check(
+        check.batch,
+        check.item,
+        actor=request.user,
+        tested_on=check.tested_on,
+        value=check.result_value,
+        text=check.result_text,
+        reason=reason,
+    )
+
+
+@admin.register(ReleaseCheck)
+class ReleaseCheckAdmin(AuditedAdmin):
+    list_display = ["batch", "item", "result_value", "result_text", "passed", "tested_on"]
+    list_filter = ["passed", "item__category"]
+    search_fields = ["batch__din", "item__parameter"]
+    list_select_related = ["batch", "item", "item__specification"]
+    readonly_fields = ["passed", "recorded_at"]
+
+    def save_model(self, request, obj, form, change):
+        saved = record_check_from_admin(request, obj, form, self._reason(request, form))
+        obj.pk = saved.pk
+        self.report_holds(request, saved.holds)

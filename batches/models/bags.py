@@ -1,0 +1,148 @@
+"""Bags, their storage positions and their chain of custody."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from audit.audited import AuditedModel
+from batches.models.batches import Batch
+
+MIN_BAG_CELLS = 50_000_000
+MAX_BAG_CELLS = 75_000_000
+
+
+class StorageLocation(AuditedModel):
+    """A position in a liquid-nitrogen tank: tank / rack / box / position."""
+
+    tank = models.CharField(max_length=20)
+    rack = models.CharField(max_length=20)
+    box = models.CharField(max_length=20)
+    position = models.CharField(max_length=20)
+
+    class Meta:
+        ordering = ["tank", "rack", "box", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tank", "rack", "box", "position"], name="storage_location_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.tank}/{self.rack}/{self.box}/{self.position}"
+
+    @property
+    def audit_code(self):
+        return str(self)
+
+
+class Bag(AuditedModel):
+    """A cryopreserved bag of 50–75 ×10⁶ MSC: ISBT 128 DIN + product code + division."""
+
+    class Status(models.TextChoices):
+        QUARANTINE = "quarantine", "Quarantine"
+        AVAILABLE = "available", "Available"
+        RESERVED = "reserved", "Reserved"
+        THAWED = "thawed", "Thawed"
+        IN_REFRESH = "in_refresh", "In refresh culture"
+        DISPENSED = "dispensed", "Dispensed"
+        INFUSED = "infused", "Infused"
+        DISCARDED = "discarded", "Discarded"
+        EXPIRED = "expired", "Expired"
+
+    code = models.CharField(max_length=40, unique=True, editable=False)
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="bags")
+    product_code = models.CharField(
+        max_length=8,
+        help_text="ISBT 128 product code: 'S' + 4-digit description code + collection "
+        "type 'V' (volunteer allogeneic).",
+    )
+    division = models.CharField(max_length=2, help_text="Division code, e.g. 'A0', 'B0'.")
+    nominal_cells = models.BigIntegerField(
+        validators=[MinValueValidator(MIN_BAG_CELLS), MaxValueValidator(MAX_BAG_CELLS)],
+        help_text="Cells in the bag at cryopreservation (cells, not millions).",
+    )
+    volume_ml = models.DecimalField(
+        "volume (ml)",
+        max_digits=6,
+        decimal_places=1,
+        validators=[MinValueValidator(Decimal("0.1"))],
+    )
+    location = models.ForeignKey(
+        StorageLocation,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="bags",
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUARANTINE)
+    discard_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["batch", "division"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["batch", "product_code", "division"], name="bag_division_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["location"],
+                condition=Q(location__isnull=False),
+                name="one_bag_per_storage_position",
+            ),
+            models.CheckConstraint(
+                condition=Q(nominal_cells__gte=MIN_BAG_CELLS)
+                & Q(nominal_cells__lte=MAX_BAG_CELLS),
+                name="bag_nominal_cells_50_to_75_million",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="discarded") | ~Q(discard_reason=""),
+                name="discarded_bag_has_reason",
+            ),
+        ]
+
+    def __str__(self):
+        return self.code
+
+    @property
+    def audit_code(self):
+        return self.code
+
+    def save(self, *args, **kwargs):
+        if not self.code:
+            self.code = f"{self.batch.code}-{self.product_code}-{self.division}"
+        super().save(*args, **kwargs)
+
+    def reason_required(self, stored: dict) -> bool:
+        return stored.get("status") in {
+            self.Status.DISPENSED,
+            self.Status.INFUSED,
+            self.Status.DISCARDED,
+            self.Status.EXPIRED,
+        }
+
+
+class BagEvent(AuditedModel):
+    """One step in a bag's chain of custody: a status transition with who and when."""
+
+    bag = models.ForeignKey(Bag, on_delete=models.PROTECT, related_name="events")
+    from_status = models.CharField(max_length=12, choices=Bag.Status.choices, blank=True)
+    to_status = models.CharField(max_length=12, choices=Bag.Status.choices)
+    occurred_at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    location = models.CharField(max_length=100, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["bag", "occurred_at", "id"]
+
+    def __str__(self):
+        return f"{self.bag} {self.from_status or '∅'} → {self.to_status}"
+
+    @property
+    def audit_code(self):
+        return f"{self.bag.code}/{self.to_status}"

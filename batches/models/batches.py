@@ -1,0 +1,256 @@
+"""GMP batches and their release checks, and which batches a QP has decided on.
+
+Foreign keys to donors and specifications name their model ("batches.Donor"), so this
+module imports neither: `donors` and `specifications` import `decided_batches` from here.
+"""
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import CharField, Exists, OuterRef, Q
+from django.db.models.functions import Cast
+
+from audit.audited import AuditedModel
+from audit.models import Signature
+from batches.isbt import DIN_RE, iso7064_mod37_2
+from batches.rules import evaluate_check
+from core.formatting import plain_decimal
+from sites.models import Facility
+
+# The meanings of a QP's signature on a batch that decide it.
+DECISION_MEANINGS = ("released", "rejected")
+
+
+class Batch(AuditedModel):
+    """A GMP lot of AT-MSC from one donor, identified by its ISBT 128 DIN."""
+
+    class Status(models.TextChoices):
+        IN_PRODUCTION = "in_production", "In production"
+        QUARANTINE = "quarantine", "Quarantine"
+        RELEASED = "released", "Released"
+        REJECTED = "rejected", "Rejected"
+        RECALLED = "recalled", "Recalled"
+        EXPIRED = "expired", "Expired"
+
+    din = models.CharField(
+        "DIN", max_length=13, unique=True, help_text="Donation Identification Number."
+    )
+    din_check = models.CharField("DIN check character", max_length=1, editable=False)
+    donor = models.ForeignKey("batches.Donor", on_delete=models.PROTECT, related_name="batches")
+    procurement = models.ForeignKey(
+        "batches.Procurement", on_delete=models.PROTECT, related_name="batches"
+    )
+    facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="batches")
+    impd_reference = models.CharField("IMPD reference", max_length=40)
+    specification = models.ForeignKey(
+        "batches.ReleaseSpecification", on_delete=models.PROTECT, related_name="batches"
+    )
+    population_doublings = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    passages = models.PositiveSmallIntegerField(null=True, blank=True)
+    cryopreserved_on = models.DateField(null=True, blank=True)
+    expires_on = models.DateField(null=True, blank=True)
+    viability_pct = models.DecimalField(
+        "viability before cryopreservation (%)",
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.IN_PRODUCTION)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "batches"
+        ordering = ["-created_at"]
+        permissions = [("release_batch", "Can release or reject a batch (QP)")]
+
+    def __str__(self):
+        return self.code
+
+    @property
+    def code(self) -> str:
+        return f"{self.din}{self.din_check}"
+
+    @property
+    def audit_code(self):
+        return self.code
+
+    # Statuses after the QP's decision: the record is closed, a change is a correction.
+    LOCKED_STATUSES = frozenset({"released", "rejected", "recalled", "expired"})
+
+    # The GMP data a correction may change (never the identity, donor or status).
+    CORRECTABLE_FIELDS = (
+        "impd_reference",
+        "population_doublings",
+        "passages",
+        "cryopreserved_on",
+        "expires_on",
+        "viability_pct",
+    )
+
+    def save(self, *args, **kwargs):
+        self.din_check = iso7064_mod37_2(self.din)
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        super().clean()
+        if self.din and not DIN_RE.match(self.din):
+            raise ValidationError(
+                {"din": "A DIN is 5 letters/digits (facility), 2-digit year, 6-digit sequence."}
+            )
+        if self.procurement_id and self.donor_id and self.procurement.donor_id != self.donor_id:
+            raise ValidationError({"procurement": "This procurement is from another donor."})
+        if self.facility_id and self.din and not self.din.startswith(self.facility.fin):
+            raise ValidationError(
+                {"din": f"A DIN issued at {self.facility} starts with {self.facility.fin}."}
+            )
+
+    def reason_required(self, stored: dict) -> bool:
+        """A change needs a written reason once a QP has decided on the batch: while it
+        is released, rejected, recalled or expired, and also while it is back in
+        quarantine on hold after a release (it still carries the QP's signature)."""
+        return stored.get("status") in self.LOCKED_STATUSES or self.has_decision_signature()
+
+    def has_decision_signature(self) -> bool:
+        return (
+            self.pk is not None
+            and self.signatures().filter(meaning__in=DECISION_MEANINGS).exists()
+        )
+
+    @property
+    def is_locked(self) -> bool:
+        return self.status in self.LOCKED_STATUSES
+
+    def signature_content(self) -> dict:
+        """The batch record a QP signs: GMP fields, every check and result, the donor
+        code and the bags made. Status is not part of it: the signature's meaning is."""
+
+        def fmt(value):
+            if value is None:
+                return None
+            if isinstance(value, Decimal):
+                return plain_decimal(value)
+            if hasattr(value, "isoformat"):
+                return value.isoformat()
+            return value
+
+        return {
+            "batch": self.code,
+            "donor": self.donor.code,
+            "procurement": {
+                "procured_on": fmt(self.procurement.procured_on),
+                "lipoaspirate_volume_ml": fmt(self.procurement.lipoaspirate_volume_ml),
+                "fat_weight_g": fmt(self.procurement.fat_weight_g),
+            },
+            "facility": self.facility.fin,
+            "impd_reference": self.impd_reference,
+            "specification": str(self.specification),
+            "population_doublings": fmt(self.population_doublings),
+            "passages": self.passages,
+            "cryopreserved_on": fmt(self.cryopreserved_on),
+            "expires_on": fmt(self.expires_on),
+            "viability_pct": fmt(self.viability_pct),
+            "checks": sorted(
+                (
+                    {
+                        "parameter": c.item.parameter,
+                        "criterion": c.item.criterion,
+                        "value": fmt(c.result_value),
+                        "text": c.result_text,
+                        "tested_on": fmt(c.tested_on),
+                        "passed": evaluate_check(c.item, c.result_value, c.result_text),
+                    }
+                    for c in self.checks.select_related("item")
+                ),
+                key=lambda c: c["parameter"],
+            ),
+            "bags": sorted(
+                (
+                    {
+                        "code": b.code,
+                        "nominal_cells": b.nominal_cells,
+                        "volume_ml": fmt(b.volume_ml),
+                    }
+                    for b in self.bags.all()
+                ),
+                key=lambda b: b["code"],
+            ),
+        }
+
+    def signatures(self):
+        return Signature.objects.filter(
+            object_type=self._meta.label_lower, object_id=str(self.pk)
+        ).order_by("signed_at", "pk")
+
+    def decision_signature(self):
+        """The latest release or rejection signature, or None."""
+        return self.signatures().filter(meaning__in=DECISION_MEANINGS).last()
+
+
+def decided_batches(queryset):
+    """The batches of `queryset` a QP has decided on: a closed status (released,
+    rejected, recalled, expired) or a release/rejection signature, so that a batch put
+    back in quarantine on hold after its release still counts as decided."""
+    signed = Signature.objects.filter(
+        object_type=Batch._meta.label_lower,
+        object_id=Cast(OuterRef("pk"), output_field=CharField()),
+        meaning__in=DECISION_MEANINGS,
+    )
+    return queryset.filter(Q(status__in=Batch.LOCKED_STATUSES) | Q(Exists(signed)))
+
+
+class ReleaseCheck(AuditedModel):
+    """A recorded result against a specification item. Pass/fail is computed, never typed."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="checks")
+    item = models.ForeignKey(
+        "batches.SpecificationItem", on_delete=models.PROTECT, related_name="results"
+    )
+    result_value = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
+    result_text = models.CharField(max_length=60, blank=True)
+    tested_on = models.DateField()
+    passed = models.BooleanField(editable=False)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["batch", "item"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "item"], name="check_once_per_item")
+        ]
+
+    def __str__(self):
+        return f"{self.batch} {self.item.parameter}: {'pass' if self.passed else 'fail'}"
+
+    @property
+    def audit_code(self):
+        return f"{self.batch.code}/{self.item.parameter}"
+
+    def clean(self):
+        super().clean()
+        if not (self.item_id and self.batch_id):
+            return
+        if self.item.specification_id != self.batch.specification_id:
+            raise ValidationError(
+                {"item": f"This item is not part of {self.batch.specification}."}
+            )
+        if self.item.kind == self.item.Kind.EXPECTED:
+            if not self.result_text.strip():
+                raise ValidationError({"result_text": "Enter the observed result."})
+        elif self.result_value is None:
+            raise ValidationError(
+                {"result_value": f"Enter the measured value ({self.item.unit})."}
+            )
+
+    def save(self, *args, **kwargs):
+        # Pass/fail is computed from the result and the specification, never typed.
+        self.passed = evaluate_check(self.item, self.result_value, self.result_text)
+        super().save(*args, **kwargs)
+
+    def reason_required(self, stored: dict) -> bool:
+        return self.batch.reason_required({"status": self.batch.status})

@@ -1,0 +1,137 @@
+"""Making a batch's bags, each in a free position of one storage box."""
+
+from __future__ import annotations
+
+import string
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from audit.context import audit_context
+from batches.exceptions import BagCreationError
+from batches.models import Bag, BagEvent, Batch, StorageLocation
+from batches.services.base import lock_batch, validation_messages
+
+# The demo ISBT 128 product code: S + an invented 4-digit description code + V
+# (volunteer allogeneic) + 00 (no division in the product code itself).
+DEFAULT_PRODUCT_CODE = "S0412V00"
+
+# ISBT 128 division codes: first level A–Z, second level 0 then a–z.
+DIVISIONS = [
+    first + second for second in "0" + string.ascii_lowercase for first in string.ascii_uppercase
+]
+BOX_POSITIONS = 25
+
+
+def _free_positions(tank: str, rack: str, box: str, count: int) -> list[StorageLocation]:
+    """`count` free positions of one box, numbered 1..BOX_POSITIONS, created as needed."""
+    existing = {
+        loc.position: loc
+        for loc in StorageLocation.objects.filter(
+            tank=tank, rack=rack, box=box
+        ).select_for_update()
+    }
+    occupied = set(
+        Bag.objects.filter(location__in=list(existing.values())).values_list(
+            "location__position", flat=True
+        )
+    )
+    chosen, to_create = [], []
+    for number in range(1, BOX_POSITIONS + 1):
+        position = str(number)
+        if position in occupied:
+            continue
+        if position in existing:
+            chosen.append(existing[position])
+        else:
+            new = StorageLocation(tank=tank, rack=rack, box=box, position=position)
+            chosen.append(new)
+            to_create.append(new)
+        if len(chosen) == count:
+            break
+    if len(chosen) < count:
+        raise BagCreationError(
+            f"Box {tank}/{rack}/{box} has only {len(chosen)} free positions for {count} "
+            "bags: choose another box."
+        )
+    StorageLocation.objects.bulk_create(to_create)
+    return chosen
+
+
+@transaction.atomic
+def create_bags(
+    batch: Batch,
+    *,
+    actor: AbstractBaseUser | None,
+    count: int,
+    nominal_cells: int,
+    volume_ml: Decimal,
+    product_code: str,
+    tank: str,
+    rack: str,
+    box: str,
+) -> list[Bag]:
+    """Create `count` quarantined bags of a batch in free positions of one storage box.
+
+    Divisions continue after the batch's existing bags of that product code (A0, B0, …).
+    Each bag is validated (50–75 ×10⁶ cells, volume), inserted in one statement with one
+    audit event per bag, and gets its first custody event ("created in quarantine").
+    """
+    batch = lock_batch(batch)
+    if batch.status not in (Batch.Status.IN_PRODUCTION, Batch.Status.QUARANTINE):
+        raise BagCreationError(
+            f"Batch {batch.code} is {batch.get_status_display().lower()}: bags are created "
+            "only while the batch is in production or quarantine."
+        )
+    if not 1 <= count <= BOX_POSITIONS:
+        raise BagCreationError(f"Create between 1 and {BOX_POSITIONS} bags at a time.")
+    product_code = product_code.strip().upper()
+    used = set(
+        Bag.objects.filter(batch=batch, product_code=product_code).values_list(
+            "division", flat=True
+        )
+    )
+    divisions = [d for d in DIVISIONS if d not in used][:count]
+    if len(divisions) < count:
+        raise BagCreationError(f"Batch {batch.code} has no division codes left.")
+    with audit_context(actor=actor, reason=f"{count} bags created for batch {batch.code}"):
+        positions = _free_positions(tank.strip(), rack.strip(), box.strip(), count)
+        bags = []
+        for division, location in zip(divisions, positions, strict=True):
+            bag = Bag(
+                batch=batch,
+                product_code=product_code,
+                division=division,
+                nominal_cells=nominal_cells,
+                volume_ml=Decimal(str(volume_ml)),
+                location=location,
+                status=Bag.Status.QUARANTINE,
+            )
+            bag.code = f"{batch.code}-{product_code}-{division}"
+            try:
+                bag.full_clean(
+                    exclude=["location"], validate_unique=False, validate_constraints=False
+                )
+            except ValidationError as error:
+                raise BagCreationError(validation_messages(error)) from None
+            bags.append(bag)
+        bags = Bag.objects.bulk_create(bags)
+        now = timezone.now()
+        BagEvent.objects.bulk_create(
+            [
+                BagEvent(
+                    bag=bag,
+                    from_status="",
+                    to_status=Bag.Status.QUARANTINE,
+                    occurred_at=now,
+                    actor=actor,
+                    location=str(bag.location),
+                    note="created in quarantine",
+                )
+                for bag in bags
+            ]
+        )
+    return bags
