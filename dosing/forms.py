@@ -105,16 +105,7 @@ class InfusionForm(forms.ModelForm):
             "ended_at",
             "filter_200um_confirmed",
             "premedication_given",
-            "heart_rate_before",
-            "systolic_bp_before",
-            "diastolic_bp_before",
-            "spo2_pct_before",
-            "temperature_c_before",
-            "heart_rate_after",
-            "systolic_bp_after",
-            "diastolic_bp_after",
-            "spo2_pct_after",
-            "temperature_c_after",
+            *Infusion.VITAL_FIELDS,
             "immediate_reactions",
         ]
         labels = {

@@ -16,7 +16,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from audit.history import history_for
-from dosing.models import Dose
 from patients import services
 from patients.eligibility import evaluate_eligibility
 from patients.exceptions import PatientError
@@ -30,6 +29,7 @@ from patients.forms import (
     show_refusal,
 )
 from patients.models import Patient, WeightMeasurement
+from patients.next_steps import next_steps
 from patients.querysets import observations_of, patients_with_records
 
 
@@ -136,19 +136,13 @@ def patient_eligibility(request, code: str):
     assessments = list(patient.assessments.order_by("-assessed_on", "-pk"))
     latest = assessments[0] if assessments else None
     eligibility = evaluate_eligibility(patient, latest)
-    # The pharmacy's next step once an eligible patient has no dose yet.
-    can_order_first_dose = (
-        eligibility.is_eligible
-        and request.user.has_perm("dosing.allocate_dose")
-        and not patient.doses.exclude(status=Dose.Status.CANCELLED).exists()
-    )
     return render(
         request,
         "patients/patient_eligibility.html",
         {
             "patient": patient,
             "eligibility": eligibility,
-            "can_order_first_dose": can_order_first_dose,
+            "next_steps": next_steps(patient, user=request.user, eligibility=eligibility),
             "weight": patient.current_weight(),
             "assessments": assessments,
             "form": form if can_assess else None,

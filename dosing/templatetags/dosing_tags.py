@@ -2,7 +2,7 @@
 
 from django import template
 
-from dosing.services import fmt_cells, fmt_time
+from core.formatting import fmt_cells, fmt_time
 
 register = template.Library()
 

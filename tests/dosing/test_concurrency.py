@@ -23,6 +23,7 @@ from batches.models import Bag, BagEvent, Batch
 from dosing import services
 from dosing.exceptions import AllocationError
 from dosing.models import Dose, DoseBag
+from dosing.services import allocation
 from tests.conftest import requires_postgres
 from tests.factories import PatientFactory, ProtocolFactory, released_batch_with_bags
 
@@ -94,7 +95,7 @@ def _slow(function):
 
 
 def test_concurrent_allocations_never_share_or_lose_a_bag(pharmacist, monkeypatch):
-    monkeypatch.setattr(services, "_lock_bags", _slow(services._lock_bags))
+    monkeypatch.setattr(allocation, "lock_bags", _slow(allocation.lock_bags))
     _, bags, outcomes = _race(pharmacist)
     _assert_no_bag_reserved_twice_and_none_lost(bags, outcomes)
 
@@ -119,7 +120,7 @@ def _naive_take_bags(ids):
 
 @pytest.mark.xfail(strict=True, reason="proves the race detects a missing lock + conditional")
 def test_race_detects_allocation_without_lock_and_conditional_update(pharmacist, monkeypatch):
-    monkeypatch.setattr(services, "_lock_bags", _slow(_naive_lock_bags))
-    monkeypatch.setattr(services, "_take_bags", _naive_take_bags)
+    monkeypatch.setattr(allocation, "lock_bags", _slow(_naive_lock_bags))
+    monkeypatch.setattr(allocation, "_take_bags", _naive_take_bags)
     _, bags, outcomes = _race(pharmacist)
     _assert_no_bag_reserved_twice_and_none_lost(bags, outcomes)

@@ -18,6 +18,7 @@ from django.utils import timezone
 from audit.context import Origin, audit_context
 from audit.models import AuditEvent
 from batches.models import Batch
+from core.formatting import fmt_time
 from dosing import services
 from dosing.exceptions import AllocationError, InfusionError, OrderRefused, PreparationError
 from dosing.models import Dose, Protocol
@@ -86,7 +87,7 @@ def test_infusion_refused_before_the_window_opens_after_the_previous_real_infusi
     with pytest.raises(InfusionError, match="outside the interval window") as refusal:
         infuse(dose, clinician, opens - 10 * MINUTES)
     assert refusal.value.field == "started_at"
-    assert services.fmt_time(opens) in str(refusal.value)
+    assert fmt_time(opens) in str(refusal.value)
     dose.refresh_from_db()
     assert dose.status == Dose.Status.DISPENSED
 
@@ -128,8 +129,8 @@ def test_thaw_refused_when_the_product_could_only_be_infused_before_the_window(
     with pytest.raises(PreparationError, match="outside the interval window") as refusal:
         services.record_thaw(dose, actor=pharmacist, at=now)
     message = str(refusal.value)
-    assert services.fmt_time(start + hours(48)) in message
-    assert services.fmt_time(start + hours(96)) in message
+    assert fmt_time(start + hours(48)) in message
+    assert fmt_time(start + hours(96)) in message
     dose.refresh_from_db()
     assert dose.status == Dose.Status.ALLOCATED
 
@@ -167,8 +168,8 @@ def test_order_page_shows_the_window_and_prefills_no_time_outside_it(
     page = client.get(f"/pharmacy/patient/{patient.code}/order/")
     html = page.content.decode()
     assert page.context["form"]["planned_for"].value() is None
-    assert services.fmt_time(start + hours(48)) in html
-    assert services.fmt_time(start + hours(96)) in html
+    assert fmt_time(start + hours(48)) in html
+    assert fmt_time(start + hours(96)) in html
 
 
 def test_order_page_prefills_now_when_now_is_inside_the_window(

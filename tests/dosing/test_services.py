@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from batches.models import Bag, Batch
+from core.formatting import fmt_time
 from dosing import services
 from dosing.exceptions import (
     AdverseEventError,
@@ -97,8 +98,8 @@ def test_second_dose_at_36_hours_refused_showing_the_window(
 
     message = str(refusal.value)
     assert "36 h after dose 1" in message
-    assert services.fmt_time(infused_at + hours(48)) in message  # earliest
-    assert services.fmt_time(infused_at + hours(96)) in message  # latest
+    assert fmt_time(infused_at + hours(48)) in message  # earliest
+    assert fmt_time(infused_at + hours(96)) in message  # latest
     assert Dose.objects.filter(patient=patient).count() == 1
 
 

@@ -1,4 +1,4 @@
-"""Pharmacy and clinic pages: thin views that validate a form and call a service.
+"""Pharmacy pages under /pharmacy/: thin views that validate a form and call a service.
 
 A `DomainError` from a service becomes a form error (next to its field when the error
 names one), and the bound form is shown again with what was typed.
@@ -7,109 +7,37 @@ names one), and the bound form is shown again with what was typed.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
 from batches.models import Bag
 from core.exceptions import DomainError
-from dosing import services
+from dosing import rules, services
 from dosing.forms import (
-    AdverseEventForm,
     AllocateForm,
     CancelForm,
-    InfusionForm,
     OrderForm,
     RefreshForm,
 )
 from dosing.models import AdverseEvent, Dose, DoseBag, Protocol
+from dosing.views.common import (
+    ALLOCATE,
+    DISPENSE,
+    INFUSE,
+    VIEW,
+    dose_or_404,
+    local_input,
+    requires,
+    show_refusal,
+)
+from dosing.views.steps import next_step
 from patients.eligibility import evaluate_eligibility
 from patients.models import Patient
 
-VIEW = "dosing.view_dose"
-ALLOCATE = "dosing.allocate_dose"
-DISPENSE = "dosing.dispense_dose"
-INFUSE = "dosing.record_infusion"
-ASSESS = "patients.add_clinicalassessment"
 
-PHARMACY = "the pharmacy"
-WARD = "the ward"
-
-
-def _requires(perm):
-    """Anonymous → login page; signed in without the permission → 403."""
-
-    def decorator(view):
-        return login_required(permission_required(perm, raise_exception=True)(view))
-
-    return decorator
-
-
-def _refusal(form, error: DomainError):
-    """The refusal next to the field it names, else once at the top of the form."""
-    field = form.fields.get(error.field) if error.field else None
-    if field is not None and not field.widget.is_hidden:
-        for message in error.messages:
-            form.add_error(error.field, message)
-    else:
-        for message in error.messages:
-            form.add_error(None, message)
-
-
-def _dose(pk) -> Dose:
-    return get_object_or_404(Dose.objects.select_related("patient", "protocol", "batch"), pk=pk)
-
-
-def _local(moment):
-    return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M") if moment else None
-
-
-# --- next step -----------------------------------------------------------------------------
-
-
-def next_step(patient: Patient, doses: list[Dose], eligible: bool, protocol, user) -> dict:
-    """What the pharmacy (or ward) does next for this patient, for the worklist.
-
-    The step is a link only for a user who may take it (else it would lead to a 403);
-    for anyone else it is shown as text with who takes it.
-    """
-    live = [d for d in doses if d.status != Dose.Status.CANCELLED]
-    last = live[-1] if live else None
-    if last is not None and last.status != Dose.Status.INFUSED:
-        steps = {
-            Dose.Status.ORDERED: ("Allocate bags", "dosing:dose-allocate", ALLOCATE, PHARMACY),
-            Dose.Status.ALLOCATED: ("Thaw or refresh", "dosing:dose-prepare", ALLOCATE, PHARMACY),
-            Dose.Status.PREPARED: ("Dispense", "dosing:dose-dispense", DISPENSE, PHARMACY),
-            Dose.Status.DISPENSED: (
-                "Record the infusion",
-                "clinic:infusion-record",
-                INFUSE,
-                WARD,
-            ),
-        }
-        label, name, perm, by = steps[last.status]
-        label = f"Dose {last.number}: {label}"
-        href = reverse(name, args=[last.pk])
-    elif protocol is not None and len(live) >= protocol.max_doses:
-        return {"label": "All doses given", "href": None, "by": None}
-    elif not eligible:
-        label, perm, by = "Complete eligibility", ASSESS, PHARMACY
-        href = reverse("patients:patient-eligibility", args=[patient.code])
-    else:
-        label, perm, by = f"Order dose {len(live) + 1}", ALLOCATE, PHARMACY
-        href = reverse("dosing:dose-order", args=[patient.code])
-    if not user.has_perm(perm):
-        return {"label": label, "href": None, "by": by}
-    return {"label": label, "href": href, "by": by}
-
-
-# --- pharmacy ------------------------------------------------------------------------------
-
-
-@_requires(VIEW)
+@requires(VIEW)
 def worklist(request):
     patients = Patient.objects.prefetch_related(
         "weights",
@@ -135,7 +63,7 @@ def worklist(request):
     return render(request, "dosing/worklist.html", {"rows": rows})
 
 
-@_requires(VIEW)
+@requires(VIEW)
 def patient_detail(request, code: str):
     patient = get_object_or_404(Patient, code=code)
     doses = list(
@@ -181,7 +109,7 @@ def patient_detail(request, code: str):
     )
 
 
-@_requires(ALLOCATE)
+@requires(ALLOCATE)
 def dose_order(request, code: str):
     patient = get_object_or_404(Patient, code=code)
     weight = patient.current_weight()
@@ -195,9 +123,9 @@ def dose_order(request, code: str):
     if protocol is not None and weight is not None:
         plan = services.plan_dose(patient, weight_kg=weight.weight_kg, protocol=protocol)
     window = None
-    previous = services.live_doses(patient).select_related("infusion").last()
+    previous = rules.live_doses(patient).select_related("infusion").last()
     if protocol is not None and previous is not None and previous.status == Dose.Status.INFUSED:
-        window = services.interval_window(previous, protocol)
+        window = rules.interval_window(previous, protocol)
 
     if request.method == "POST":
         form = OrderForm(request.POST)
@@ -207,7 +135,7 @@ def dose_order(request, code: str):
                     patient, actor=request.user, planned_for=form.cleaned_data["planned_for"]
                 )
             except DomainError as error:
-                _refusal(form, error)
+                show_refusal(form, error)
             else:
                 messages.success(request, f"Dose {dose.code} ordered. Now allocate its bags.")
                 return redirect("dosing:dose-allocate", pk=dose.pk)
@@ -216,7 +144,7 @@ def dose_order(request, code: str):
         # the window; otherwise empty, with the window shown to choose from.
         now = timezone.now()
         in_window = window is None or window[0] <= now <= window[1]
-        form = OrderForm(initial={"planned_for": _local(now) if in_window else None})
+        form = OrderForm(initial={"planned_for": local_input(now) if in_window else None})
     return render(
         request,
         "dosing/dose_order.html",
@@ -232,9 +160,9 @@ def dose_order(request, code: str):
     )
 
 
-@_requires(ALLOCATE)
+@requires(ALLOCATE)
 def dose_allocate(request, pk: int):
-    dose = _dose(pk)
+    dose = dose_or_404(pk)
     if dose.status != Dose.Status.ORDERED:
         return redirect("dosing:patient-detail", code=dose.patient.code)
     plan = services.plan_dose(
@@ -261,7 +189,7 @@ def dose_allocate(request, pk: int):
                     choice_reason=form.cleaned_data["choice_reason"],
                 )
             except DomainError as error:
-                _refusal(form, error)
+                show_refusal(form, error)
             else:
                 messages.success(request, f"Bags reserved for dose {dose.code}.")
                 return redirect("dosing:patient-detail", code=dose.patient.code)
@@ -270,10 +198,10 @@ def dose_allocate(request, pk: int):
     return render(request, "dosing/dose_allocate.html", {"dose": dose, "plan": plan, "form": form})
 
 
-@_requires(ALLOCATE)
+@requires(ALLOCATE)
 def dose_prepare(request, pk: int):
     """Thaw (one button) or refresh (the culture record) for an allocated dose."""
-    dose = _dose(pk)
+    dose = dose_or_404(pk)
     if dose.status != Dose.Status.ALLOCATED:
         return redirect("dosing:patient-detail", code=dose.patient.code)
     refresh_form = RefreshForm()
@@ -293,7 +221,7 @@ def dose_prepare(request, pk: int):
             try:
                 services.record_refresh(dose, actor=request.user, **data)
             except DomainError as error:
-                _refusal(refresh_form, error)
+                show_refusal(refresh_form, error)
             else:
                 messages.success(request, f"Refresh of dose {dose.code} recorded.")
                 return redirect("dosing:dose-dispense", pk=dose.pk)
@@ -309,9 +237,9 @@ def dose_prepare(request, pk: int):
     )
 
 
-@_requires(DISPENSE)
+@requires(DISPENSE)
 def dose_dispense(request, pk: int):
-    dose = _dose(pk)
+    dose = dose_or_404(pk)
     if dose.status != Dose.Status.PREPARED:
         return redirect("dosing:patient-detail", code=dose.patient.code)
     preparation = dose.preparation
@@ -330,21 +258,21 @@ def dose_dispense(request, pk: int):
         {
             "dose": dose,
             "preparation": preparation,
-            "use_before": services.use_before(preparation, dose.protocol),
+            "use_before": rules.use_before(preparation, dose.protocol),
             "errors": errors,
         },
     )
 
 
-@_requires(ALLOCATE)
+@requires(ALLOCATE)
 def dose_cancel(request, pk: int):
-    dose = _dose(pk)
+    dose = dose_or_404(pk)
     form = CancelForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             services.cancel_dose(dose, actor=request.user, reason=form.cleaned_data["reason"])
         except DomainError as error:
-            _refusal(form, error)
+            show_refusal(form, error)
         else:
             messages.success(request, f"Dose {dose.code} cancelled.")
             return redirect("dosing:patient-detail", code=dose.patient.code)
@@ -352,70 +280,3 @@ def dose_cancel(request, pk: int):
 
 
 # --- clinic --------------------------------------------------------------------------------
-
-
-@_requires(INFUSE)
-def clinic_worklist(request):
-    doses = (
-        Dose.objects.filter(status=Dose.Status.DISPENSED)
-        .select_related("patient", "preparation", "batch")
-        .order_by("use_before")
-    )
-    return render(request, "clinic/worklist.html", {"doses": doses, "now": timezone.now()})
-
-
-@_requires(INFUSE)
-def infusion_record(request, pk: int):
-    dose = _dose(pk)
-    if request.method == "POST":
-        form = InfusionForm(request.POST)
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                services.record_infusion(
-                    dose,
-                    actor=request.user,
-                    started_at=data["started_at"],
-                    ended_at=data["ended_at"],
-                    filter_confirmed=data["filter_200um_confirmed"],
-                    premedication_given=data["premedication_given"],
-                    immediate_reactions=data["immediate_reactions"],
-                    vitals=form.vitals(),
-                )
-            except DomainError as error:
-                _refusal(form, error)
-            else:
-                messages.success(request, f"Infusion of dose {dose.code} recorded.")
-                # The ward worklist no longer lists the dose: the patient page shows the
-                # record and the way to report an adverse event.
-                return redirect("dosing:patient-detail", code=dose.patient.code)
-    else:
-        # "Started at" stays empty: the record is made after the infusion, so "now" would
-        # nearly always be wrong; the nurse copies the time from the bedside chart.
-        form = InfusionForm()
-    preparation = getattr(dose, "preparation", None)
-    links = list(dose.dose_bags.filter(live=True).select_related("bag").order_by("pk"))
-    return render(
-        request,
-        "clinic/infusion_form.html",
-        {"dose": dose, "preparation": preparation, "links": links, "form": form},
-    )
-
-
-@_requires(INFUSE)
-def adverse_event_report(request, code: str):
-    patient = get_object_or_404(Patient, code=code)
-    if request.method == "POST":
-        form = AdverseEventForm(request.POST, patient=patient)
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                services.report_adverse_event(patient, actor=request.user, **data)
-            except DomainError as error:
-                _refusal(form, error)
-            else:
-                messages.success(request, f"Adverse event reported for {patient.code}.")
-                return redirect("dosing:patient-detail", code=patient.code)
-    else:
-        form = AdverseEventForm(patient=patient)
-    return render(request, "clinic/adverse_event_form.html", {"patient": patient, "form": form})

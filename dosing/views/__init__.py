@@ -1,0 +1,25 @@
+"""Pharmacy and clinic pages: thin views that validate a form and call a service."""
+
+from dosing.views.pharmacy import (
+    dose_allocate,
+    dose_cancel,
+    dose_dispense,
+    dose_order,
+    dose_prepare,
+    patient_detail,
+    worklist,
+)
+from dosing.views.ward import adverse_event_report, clinic_worklist, infusion_record
+
+__all__ = [
+    "adverse_event_report",
+    "clinic_worklist",
+    "dose_allocate",
+    "dose_cancel",
+    "dose_dispense",
+    "dose_order",
+    "dose_prepare",
+    "infusion_record",
+    "patient_detail",
+    "worklist",
+]

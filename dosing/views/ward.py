@@ -1,0 +1,84 @@
+"""Clinician pages under /clinic/: the ward worklist, the infusion record, adverse events."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+
+from core.exceptions import DomainError
+from dosing import services
+from dosing.forms import (
+    AdverseEventForm,
+    InfusionForm,
+)
+from dosing.models import Dose
+from dosing.views.common import INFUSE, dose_or_404, requires, show_refusal
+from patients.models import Patient
+
+
+@requires(INFUSE)
+def clinic_worklist(request):
+    doses = (
+        Dose.objects.filter(status=Dose.Status.DISPENSED)
+        .select_related("patient", "preparation", "batch")
+        .order_by("use_before")
+    )
+    return render(request, "clinic/worklist.html", {"doses": doses, "now": timezone.now()})
+
+
+@requires(INFUSE)
+def infusion_record(request, pk: int):
+    dose = dose_or_404(pk)
+    if request.method == "POST":
+        form = InfusionForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.record_infusion(
+                    dose,
+                    actor=request.user,
+                    started_at=data["started_at"],
+                    ended_at=data["ended_at"],
+                    filter_confirmed=data["filter_200um_confirmed"],
+                    premedication_given=data["premedication_given"],
+                    immediate_reactions=data["immediate_reactions"],
+                    vitals=form.vitals(),
+                )
+            except DomainError as error:
+                show_refusal(form, error)
+            else:
+                messages.success(request, f"Infusion of dose {dose.code} recorded.")
+                # The ward worklist no longer lists the dose: the patient page shows the
+                # record and the way to report an adverse event.
+                return redirect("dosing:patient-detail", code=dose.patient.code)
+    else:
+        # "Started at" stays empty: the record is made after the infusion, so "now" would
+        # nearly always be wrong; the nurse copies the time from the bedside chart.
+        form = InfusionForm()
+    preparation = getattr(dose, "preparation", None)
+    links = list(dose.dose_bags.filter(live=True).select_related("bag").order_by("pk"))
+    return render(
+        request,
+        "clinic/infusion_form.html",
+        {"dose": dose, "preparation": preparation, "links": links, "form": form},
+    )
+
+
+@requires(INFUSE)
+def adverse_event_report(request, code: str):
+    patient = get_object_or_404(Patient, code=code)
+    if request.method == "POST":
+        form = AdverseEventForm(request.POST, patient=patient)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.report_adverse_event(patient, actor=request.user, **data)
+            except DomainError as error:
+                show_refusal(form, error)
+            else:
+                messages.success(request, f"Adverse event reported for {patient.code}.")
+                return redirect("dosing:patient-detail", code=patient.code)
+    else:
+        form = AdverseEventForm(patient=patient)
+    return render(request, "clinic/adverse_event_form.html", {"patient": patient, "form": form})

@@ -1,0 +1,186 @@
+"""A pseudonymised patient and their dated weights."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.utils import timezone
+
+from audit.audited import AuditedModel
+
+if TYPE_CHECKING:
+    from patients.models.assessments import ClinicalAssessment
+
+PATIENT_CODE_VALIDATOR = RegexValidator(
+    r"^[A-Z0-9]{2,6}-[A-Z0-9]{1,10}$",
+    "Use a pseudonymised code such as SAL-P01: capital letters and digits, one hyphen, no names.",
+)
+
+
+class Patient(AuditedModel):
+    """One treated (or screened) patient, identified only by a pseudonymised code."""
+
+    class Hospital(models.TextChoices):
+        # The four TerCel hospitals of the case series.
+        SALAMANCA = "HUS", "Hospital Universitario de Salamanca"
+        JIMENEZ_DIAZ = "FJD", "Fundación Jiménez Díaz"
+        GREGORIO_MARANON = "HGM", "Hospital Universitario Gregorio Marañón"
+        NAVARRA = "CUN", "Clínica Universidad de Navarra"
+
+    class Sex(models.TextChoices):
+        MALE = "M", "Male"
+        FEMALE = "F", "Female"
+
+    code = models.CharField(
+        max_length=20,
+        unique=True,
+        validators=[PATIENT_CODE_VALIDATOR],
+        help_text="Pseudonymised code, e.g. SAL-P01. Never a name.",
+    )
+    hospital = models.CharField(max_length=3, choices=Hospital.choices)
+    birth_date = models.DateField(null=True, blank=True)
+    age_years = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(120)],
+        help_text="Age at registration, when the date of birth is not recorded.",
+    )
+    sex = models.CharField(max_length=1, choices=Sex.choices)
+    consent_by_relatives = models.BooleanField(
+        default=False, help_text="Informed consent given by the patient's relatives."
+    )
+    consent_date = models.DateField(null=True, blank=True)
+    compassionate_use_authorisation = models.CharField(
+        "AEMPS compassionate-use authorisation",
+        max_length=60,
+        blank=True,
+        help_text="Reference of the Spanish Medicines Agency (AEMPS) authorisation.",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(birth_date__isnull=False) | models.Q(age_years__isnull=False),
+                name="patient_birth_date_or_age",
+                violation_error_message="Record the date of birth or the age in years.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(consent_by_relatives=False)
+                | models.Q(consent_date__isnull=False),
+                name="patient_consent_has_date",
+                violation_error_message="Record the date the relatives gave consent.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.code
+
+    @property
+    def audit_code(self) -> str:
+        return self.code
+
+    def reason_required(self, stored: dict) -> bool:
+        # A registered patient's record is clinical data: every correction says why.
+        return True
+
+    def clean(self):
+        errors = {}
+        today = timezone.localdate()
+        if self.birth_date and self.birth_date > today:
+            errors["birth_date"] = "The date of birth cannot be in the future."
+        if self.consent_date and self.consent_date > today:
+            errors["consent_date"] = "The consent date cannot be in the future."
+        if self.consent_by_relatives and not self.consent_date:
+            errors["consent_date"] = "Record the date the relatives gave consent."
+        if self.birth_date is None and self.age_years is None:
+            errors["age_years"] = "Record the date of birth or the age in years."
+        if errors:
+            raise ValidationError(errors)
+
+    def age_on(self, day: datetime.date | None = None) -> int | None:
+        """Age in whole years on `day` (today by default): from the date of birth when
+        known, else the age recorded at registration (plus full years since then)."""
+        day = day or timezone.localdate()
+        if self.birth_date:
+            years = day.year - self.birth_date.year
+            if (day.month, day.day) < (self.birth_date.month, self.birth_date.day):
+                years -= 1
+            return years
+        if self.age_years is None:
+            return None
+        registered = timezone.localdate(self.created_at) if self.created_at else day
+        elapsed = day.year - registered.year
+        if (day.month, day.day) < (registered.month, registered.day):
+            elapsed -= 1
+        return self.age_years + max(elapsed, 0)
+
+    def current_weight(self) -> WeightMeasurement | None:
+        """The latest weight measurement (by date measured, then by entry), or None.
+
+        Uses the prefetched `weights` when a list page prefetched them, so it costs no query.
+        """
+        cache = getattr(self, "_prefetched_objects_cache", {})
+        if "weights" in cache:
+            weights = list(cache["weights"])
+            if not weights:
+                return None
+            return max(weights, key=lambda w: (w.measured_on, w.pk))
+        return self.weights.order_by("-measured_on", "-pk").first()
+
+    def latest_assessment(self) -> ClinicalAssessment | None:
+        """The assessment eligibility is evaluated from: the latest one recorded."""
+        cache = getattr(self, "_prefetched_objects_cache", {})
+        if "assessments" in cache:
+            assessments = list(cache["assessments"])
+            if not assessments:
+                return None
+            return max(assessments, key=lambda a: (a.assessed_on, a.pk))
+        return self.assessments.order_by("-assessed_on", "-pk").first()
+
+
+class WeightMeasurement(AuditedModel):
+    """A body weight on a date; the dose is calculated from the latest one."""
+
+    MIN_WEIGHT_KG = Decimal("20")
+    MAX_WEIGHT_KG = Decimal("300")
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="weights")
+    weight_kg = models.DecimalField(
+        max_digits=5,
+        decimal_places=1,
+        validators=[MinValueValidator(MIN_WEIGHT_KG), MaxValueValidator(MAX_WEIGHT_KG)],
+    )
+    measured_on = models.DateField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["patient", "-measured_on", "-pk"]
+        get_latest_by = ["measured_on", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(weight_kg__gte=20) & models.Q(weight_kg__lte=300),
+                name="weight_kg_between_20_and_300",
+                violation_error_message="A weight must be between 20 and 300 kg.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.weight_kg} kg on {self.measured_on}"
+
+    @property
+    def audit_code(self) -> str:
+        return f"{self.patient.code} weight {self.measured_on}"
+
+    def reason_required(self, stored: dict) -> bool:
+        return True
+
+    def clean(self):
+        if self.measured_on and self.measured_on > timezone.localdate():
+            raise ValidationError({"measured_on": "The measurement date cannot be in the future."})
