@@ -16,6 +16,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 
 from audit.exceptions import AuditBypassError
 from audit.writer import append_bulk_create, append_change, append_changes, require_accountable
+from core.querysets import ScopedQuerySet
 
 _PLAIN = frozenset((type(None), bool, int, str))
 
@@ -44,8 +45,9 @@ def _loaded(obj) -> dict:
     return obj.audit_snapshot() if snapshot is None else snapshot
 
 
-class AuditedQuerySet(models.QuerySet):
-    """Refuses the write paths that would change rows without an audit event."""
+class AuditedQuerySet(ScopedQuerySet):
+    """Refuses the write paths that would change rows without an audit event; reads are
+    scoped with `for_user` (`core.querysets`)."""
 
     def update(self, **kwargs):
         raise AuditBypassError(

@@ -12,9 +12,10 @@ from django.db import models
 from audit.chain import canonical_json
 from audit.context import Origin
 from audit.exceptions import ImmutableAuditEvent
+from core.querysets import ScopedQuerySet
 
 
-class AuditEventQuerySet(models.QuerySet):
+class AuditEventQuerySet(ScopedQuerySet):
     def update(self, **kwargs):
         raise ImmutableAuditEvent("Audit events are append-only: they cannot be updated.")
 

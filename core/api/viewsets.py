@@ -22,3 +22,10 @@ class AuditorViewSet(CSVExportMixin, ReadOnlyModelViewSet):
     pagination_class = StableCursorPagination
     filter_backends = [DjangoFilterBackend, StableOrderingFilter]
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer, CSVRenderer]
+
+    def get_queryset(self):
+        """Only what the reader may see: every collection goes through `for_user`."""
+        queryset = super().get_queryset()
+        if hasattr(queryset, "for_user"):
+            queryset = queryset.for_user(self.request.user)
+        return queryset
