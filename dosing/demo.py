@@ -22,7 +22,6 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from audit.context import audit_context
 from batches.models import Bag, Batch
 from dosing import services
 from dosing.calculator import DoseRange, cells_range
@@ -84,15 +83,14 @@ def _vitals(i: int) -> dict:
 def _protocol(actor) -> Protocol:
     protocol = Protocol.objects.filter(code="AT-MSC-COVID", version=1).first()
     if protocol is None:
-        protocol = Protocol(
+        protocol = services.create_protocol(
+            actor=actor,
+            reason="the case series' protocol (demo)",
             code="AT-MSC-COVID",
             version=1,
             active=True,
             effective_from=datetime.date(2020, 3, 1),
         )
-        with audit_context(actor=actor, reason="the case series' protocol (demo)"):
-            protocol.full_clean()
-            protocol.save()
     return protocol
 
 

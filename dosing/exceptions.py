@@ -29,3 +29,7 @@ class AdverseEventError(DosingError):
 
 class CancellationError(DosingError):
     """A dose cannot be cancelled in its state."""
+
+
+class ProtocolError(DosingError):
+    """A protocol version cannot be created or changed as asked."""

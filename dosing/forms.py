@@ -179,7 +179,7 @@ class AdverseEventForm(forms.ModelForm):
 
     def __init__(self, *args, patient, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["dose"].queryset = patient.doses.exclude(status="cancelled").select_related(
+        self.fields["dose"].queryset = patient.doses.live().select_related(
             "patient"
         )
         self.fields["dose"].required = False

@@ -18,8 +18,8 @@ class InvalidPatientData(PatientError):
 
     def __init__(self, field_errors: dict[str | None, list[str]]):
         self.field_errors = field_errors
-        messages = [m for msgs in field_errors.values() for m in msgs]
-        super().__init__(messages)
+        pairs = [(field, m) for field, msgs in field_errors.items() for m in msgs]
+        super().__init__([m for _, m in pairs], fields=[field for field, _ in pairs])
 
 
 class DuplicatePatientCode(PatientError):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django import forms
 from django.utils import timezone
 
-from patients.exceptions import InvalidPatientData, PatientError
 from patients.models import ClinicalAssessment, ClinicalOutcome, Observation, Patient
 
 NULL_BOOLEAN_CHOICES = [("unknown", "Not recorded"), ("true", "Yes"), ("false", "No")]
@@ -26,7 +25,8 @@ class DateTimeInput(forms.DateTimeInput):
 
 
 class PatientFieldsForm(forms.Form):
-    """The patient record fields shared by registration and correction."""
+    """The patient record fields shared by registration and correction
+    (`Patient.RECORD_FIELDS`)."""
 
     hospital = forms.ChoiceField(choices=[("", "— choose —"), *Patient.Hospital.choices])
     age_years = forms.IntegerField(
@@ -47,6 +47,9 @@ class PatientFieldsForm(forms.Form):
         max_length=60,
         required=False,
     )
+
+    def record_values(self) -> dict:
+        return {name: self.cleaned_data[name] for name in Patient.RECORD_FIELDS}
 
     def clean(self):
         data = super().clean()
@@ -139,24 +142,3 @@ class OutcomeForm(forms.Form):
     )
     occurred_on = forms.DateField(label="Date", widget=DateInput())
     outcome_note = forms.CharField(label="Note", max_length=200, required=False)
-
-
-def show_refusal(error: PatientError, forms_in_page: list[forms.Form], aliases=None) -> None:
-    """Put a service refusal next to the field it concerns, or at the top of the first form.
-
-    `aliases` maps a service field name to a form field name where they differ.
-    """
-    aliases = aliases or {}
-    field_errors = (
-        error.field_errors
-        if isinstance(error, InvalidPatientData)
-        else {error.field: error.messages}
-    )
-    for field, messages in field_errors.items():
-        name = aliases.get(field, field)
-        target = next((f for f in forms_in_page if name and name in f.fields), None)
-        for message in messages:
-            if target is not None:
-                target.add_error(name, message)
-            else:
-                forms_in_page[0].add_error(None, message)

@@ -1,23 +1,38 @@
-"""Read paths over patients (no writes here)."""
+"""Read paths over patients (no writes here): what a user may see, with what it needs.
+
+Every page reaches patients through `Patient.objects.for_user(user)` (scoped by role
+today, by the user's hospitals once sites carry memberships: see `core.querysets`).
+"""
 
 from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
 
-from patients.models import ClinicalAssessment, Observation, Patient, WeightMeasurement
-
-
-def patients_with_records() -> QuerySet[Patient]:
-    """Patients with their weights and assessments prefetched, so that
-    `current_weight()`, `latest_assessment()` and eligibility cost no query per patient."""
-    return Patient.objects.prefetch_related(
-        Prefetch("weights", queryset=WeightMeasurement.objects.order_by("measured_on", "pk")),
-        Prefetch("assessments", queryset=ClinicalAssessment.objects.order_by("assessed_on", "pk")),
-        # Eligibility reads the recorded outcomes (death, extubation, ICU discharge).
-        "outcomes",
-    )
+from audit.audited import AuditedQuerySet
 
 
-def observations_of(patient: Patient) -> QuerySet[Observation]:
+class PatientQuerySet(AuditedQuerySet):
+    def with_records(self) -> PatientQuerySet:
+        """Weights, assessments and outcomes prefetched, so that `current_weight()`,
+        `latest_assessment()` and eligibility cost no query per patient."""
+        weights = self.model._meta.get_field("weights").related_model
+        assessments = self.model._meta.get_field("assessments").related_model
+        return self.prefetch_related(
+            Prefetch("weights", queryset=weights.objects.order_by("measured_on", "pk")),
+            Prefetch("assessments", queryset=assessments.objects.order_by("assessed_on", "pk")),
+            # Eligibility reads the recorded outcomes (death, extubation, ICU discharge).
+            "outcomes",
+        )
+
+
+def patient_or_404(user, code: str):
+    """The patient with this code if `user` may see them; else 404 (existence not told)."""
+    from patients.models import Patient
+
+    return get_object_or_404(Patient.objects.for_user(user), code=code)
+
+
+def observations_of(patient) -> QuerySet:
     """A patient's follow-up observations, in time order."""
-    return Observation.objects.filter(patient=patient).order_by("observed_at", "kind", "pk")
+    return patient.observations.order_by("observed_at", "kind", "pk")

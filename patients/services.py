@@ -28,17 +28,7 @@ from patients.models import (
 )
 
 # The fields a correction of the patient record may change (the code is the identity).
-CORRECTABLE_PATIENT_FIELDS = frozenset(
-    {
-        "hospital",
-        "birth_date",
-        "age_years",
-        "sex",
-        "consent_by_relatives",
-        "consent_date",
-        "compassionate_use_authorisation",
-    }
-)
+CORRECTABLE_PATIENT_FIELDS = frozenset(Patient.RECORD_FIELDS)
 
 
 def _validation_errors(error: ValidationError) -> dict[str | None, list[str]]:

@@ -7,15 +7,14 @@ see the same pages read-only.
 
 from __future__ import annotations
 
-from functools import wraps
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from audit.history import history_for
+from core.forms import show_refusal
+from core.views import requires
 from patients import services
 from patients.eligibility import evaluate_eligibility
 from patients.exceptions import PatientError
@@ -26,27 +25,10 @@ from patients.forms import (
     PatientCorrectionForm,
     PatientRegistrationForm,
     WeightForm,
-    show_refusal,
 )
 from patients.models import Patient, WeightMeasurement
 from patients.next_steps import next_steps
-from patients.querysets import observations_of, patients_with_records
-
-
-def needs(*perms: str):
-    """Login required (anonymous → login page), then every permission (else 403)."""
-
-    def decorator(view):
-        @wraps(view)
-        @login_required
-        def wrapped(request, *args, **kwargs):
-            if not request.user.has_perms(perms):
-                raise PermissionDenied
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorator
+from patients.querysets import observations_of, patient_or_404
 
 
 def _require(request, perm: str) -> None:
@@ -54,16 +36,12 @@ def _require(request, perm: str) -> None:
         raise PermissionDenied
 
 
-def _patient_or_404(code: str) -> Patient:
-    return get_object_or_404(Patient, code=code)
-
-
-@needs("patients.view_patient")
+@requires("patients.view_patient")
 def patient_list(request):
     """Every patient with hospital, current weight and whether eligible (constant queries)."""
     rows = [
         {"patient": p, "weight": p.current_weight(), "eligibility": evaluate_eligibility(p)}
-        for p in patients_with_records().order_by("code")
+        for p in Patient.objects.for_user(request.user).with_records().order_by("code")
     ]
     return render(
         request,
@@ -72,7 +50,9 @@ def patient_list(request):
     )
 
 
-@needs("patients.add_patient", "patients.add_weightmeasurement", "patients.add_clinicalassessment")
+@requires(
+    "patients.add_patient", "patients.add_weightmeasurement", "patients.add_clinicalassessment"
+)
 def patient_register(request):
     """Register a patient with a first weight and assessment, then show eligibility."""
     if request.method == "POST":
@@ -83,13 +63,7 @@ def patient_register(request):
             try:
                 patient = services.register_patient(
                     code=data["code"],
-                    hospital=data["hospital"],
-                    sex=data["sex"],
-                    age_years=data["age_years"],
-                    birth_date=data["birth_date"],
-                    consent_by_relatives=data["consent_by_relatives"],
-                    consent_date=data["consent_date"],
-                    compassionate_use_authorisation=data["compassionate_use_authorisation"],
+                    **form.record_values(),
                     weight_kg=data["weight_kg"],
                     weighed_on=data["weighed_on"],
                     assessment=assessment_form.values(),
@@ -111,10 +85,10 @@ def patient_register(request):
     )
 
 
-@needs("patients.view_patient", "patients.view_clinicalassessment")
+@requires("patients.view_patient", "patients.view_clinicalassessment")
 def patient_eligibility(request, code: str):
     """Criterion-by-criterion eligibility from the latest assessment; a form for a new one."""
-    patient = _patient_or_404(code)
+    patient = patient_or_404(request.user, code)
     can_assess = request.user.has_perm("patients.add_clinicalassessment")
     form = AssessmentForm(prefix="assessment")
     if request.method == "POST":
@@ -151,10 +125,10 @@ def patient_eligibility(request, code: str):
     )
 
 
-@needs("patients.view_patient", "patients.view_weightmeasurement")
+@requires("patients.view_patient", "patients.view_weightmeasurement")
 def patient_weight(request, code: str):
     """The weight history and a form to record a new weight."""
-    patient = _patient_or_404(code)
+    patient = patient_or_404(request.user, code)
     can_add = request.user.has_perm("patients.add_weightmeasurement")
     form = WeightForm()
     if request.method == "POST":
@@ -188,10 +162,10 @@ def patient_weight(request, code: str):
     )
 
 
-@needs("patients.view_patient", "patients.view_observation")
+@requires("patients.view_patient", "patients.view_observation")
 def patient_observations(request, code: str):
     """Follow-up observations and outcomes, with forms to add either."""
-    patient = _patient_or_404(code)
+    patient = patient_or_404(request.user, code)
     can_observe = request.user.has_perm("patients.add_observation")
     can_outcome = request.user.has_perm("patients.add_clinicaloutcome")
     form = ObservationForm(prefix="obs")
@@ -251,27 +225,17 @@ def patient_observations(request, code: str):
     )
 
 
-@needs("patients.view_patient", "patients.change_patient")
+@requires("patients.view_patient", "patients.change_patient")
 def patient_correct(request, code: str):
     """Correct the patient record (hospital, age, sex, consent, AEMPS ref) with a reason."""
-    patient = _patient_or_404(code)
-    fields = [
-        "hospital",
-        "age_years",
-        "birth_date",
-        "sex",
-        "consent_by_relatives",
-        "consent_date",
-        "compassionate_use_authorisation",
-    ]
+    patient = patient_or_404(request.user, code)
     if request.method == "POST":
         form = PatientCorrectionForm(request.POST)
         if form.is_valid():
-            changes = {name: form.cleaned_data[name] for name in fields}
             try:
                 services.correct_patient(
                     patient,
-                    changes=changes,
+                    changes=form.record_values(),
                     actor=request.user,
                     reason=form.cleaned_data["reason"],
                 )
@@ -281,7 +245,8 @@ def patient_correct(request, code: str):
                 messages.success(request, f"Patient {patient.code} corrected.")
                 return redirect("patients:patient-eligibility", code=patient.code)
     else:
-        form = PatientCorrectionForm(initial={name: getattr(patient, name) for name in fields})
+        initial = {name: getattr(patient, name) for name in Patient.RECORD_FIELDS}
+        form = PatientCorrectionForm(initial=initial)
     return render(
         request,
         "patients/patient_correct.html",

@@ -11,6 +11,7 @@ from django.db.models import Q
 
 from audit.audited import AuditedModel
 from dosing.models.protocol import MAX_DOSE_NUMBER, Protocol
+from dosing.querysets import CANCELLED, DoseQuerySet
 
 
 class Dose(AuditedModel):
@@ -22,11 +23,12 @@ class Dose(AuditedModel):
         PREPARED = "prepared", "Prepared"
         DISPENSED = "dispensed", "Dispensed"
         INFUSED = "infused", "Infused"
-        CANCELLED = "cancelled", "Cancelled"
+        CANCELLED = CANCELLED, "Cancelled"
 
-    LIVE_STATUSES = ("ordered", "allocated", "prepared", "dispensed", "infused")
     MAX_NUMBER = MAX_DOSE_NUMBER
     CLOSED_STATUSES = frozenset({"dispensed", "infused", "cancelled"})
+
+    objects = DoseQuerySet.as_manager()
 
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="doses")
     protocol = models.ForeignKey(Protocol, on_delete=models.PROTECT, related_name="doses")
@@ -83,7 +85,7 @@ class Dose(AuditedModel):
         constraints = [
             models.UniqueConstraint(
                 fields=["patient", "number"],
-                condition=~Q(status="cancelled"),
+                condition=~Q(status=CANCELLED),
                 name="dose_number_once_per_patient",
             ),
             models.CheckConstraint(
@@ -95,6 +97,11 @@ class Dose(AuditedModel):
                 name="dose_override_has_reason",
             ),
         ]
+
+    @property
+    def is_live(self) -> bool:
+        """Not cancelled: counts towards the course (see `dosing.querysets`)."""
+        return self.status != self.Status.CANCELLED
 
     def __str__(self):
         return self.code

@@ -58,7 +58,7 @@ def limit_text(prep: Preparation, protocol: Protocol) -> str:
 
 
 def live_doses(patient: Patient):
-    return Dose.objects.filter(patient=patient).exclude(status=S.CANCELLED).order_by("number")
+    return Dose.objects.of_patient(patient)
 
 
 def previous_dose(dose: Dose) -> Dose | None:

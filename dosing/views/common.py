@@ -1,12 +1,10 @@
-"""What the pharmacy and ward pages share: permissions, refusals, the dose lookup."""
+"""What the pharmacy and ward pages share: the permissions they need, the dose lookup."""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required, permission_required
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from core.exceptions import DomainError
 from dosing.models import Dose
 
 VIEW = "dosing.view_dose"
@@ -19,24 +17,10 @@ PHARMACY = "the pharmacy"
 WARD = "the ward"
 
 
-def requires(perm):
-    """Anonymous → login page; signed in without the permission → 403."""
-
-    def decorator(view):
-        return login_required(permission_required(perm, raise_exception=True)(view))
-
-    return decorator
-
-
-def show_refusal(form, error: DomainError):
-    """Each refusal next to the field it names, else once at the top of the form."""
-    for name, message in error.field_messages():
-        field = form.fields.get(name) if name else None
-        form.add_error(name if field is not None and not field.widget.is_hidden else None, message)
-
-
-def dose_or_404(pk) -> Dose:
-    return get_object_or_404(Dose.objects.select_related("patient", "protocol", "batch"), pk=pk)
+def dose_or_404(request, pk) -> Dose:
+    """The dose, if the user may see it (else 404: its existence is not disclosed)."""
+    doses = Dose.objects.for_user(request.user).select_related("patient", "protocol", "batch")
+    return get_object_or_404(doses, pk=pk)
 
 
 def local_input(moment):

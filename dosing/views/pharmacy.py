@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.db.models import Prefetch
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from audit.models import AuditEvent
 from batches.models import Bag
 from core.exceptions import DomainError
+from core.forms import show_refusal
+from core.views import requires
 from dosing import rules, services
 from dosing.forms import (
     AllocateForm,
@@ -29,22 +31,25 @@ from dosing.views.common import (
     VIEW,
     dose_or_404,
     local_input,
-    requires,
-    show_refusal,
 )
 from dosing.views.steps import next_step
 from patients.eligibility import evaluate_eligibility
 from patients.models import Patient
+from patients.querysets import patient_or_404
 
 
 @requires(VIEW)
 def worklist(request):
-    patients = Patient.objects.prefetch_related(
-        "weights",
-        "assessments",
-        "outcomes",
-        Prefetch("doses", queryset=Dose.objects.select_related("batch").order_by("number")),
-    ).order_by("code")
+    patients = (
+        Patient.objects.for_user(request.user)
+        .prefetch_related(
+            "weights",
+            "assessments",
+            "outcomes",
+            Prefetch("doses", queryset=Dose.objects.select_related("batch").order_by("number")),
+        )
+        .order_by("code")
+    )
     protocol = Protocol.objects.filter(active=True).order_by("-version").first()
     today = timezone.localdate()
     rows = []
@@ -65,9 +70,10 @@ def worklist(request):
 
 @requires(VIEW)
 def patient_detail(request, code: str):
-    patient = get_object_or_404(Patient, code=code)
+    patient = patient_or_404(request.user, code)
     doses = list(
-        Dose.objects.filter(patient=patient)
+        Dose.objects.for_user(request.user)
+        .filter(patient=patient)
         .select_related("batch", "batch__donor", "protocol", "preparation", "infusion")
         .prefetch_related(
             Prefetch("dose_bags", queryset=DoseBag.objects.select_related("bag").order_by("pk"))
@@ -111,7 +117,7 @@ def patient_detail(request, code: str):
 
 @requires(ALLOCATE)
 def dose_order(request, code: str):
-    patient = get_object_or_404(Patient, code=code)
+    patient = patient_or_404(request.user, code)
     weight = patient.current_weight()
     eligibility = evaluate_eligibility(patient, on=timezone.localdate())
     try:
@@ -135,7 +141,7 @@ def dose_order(request, code: str):
                     patient, actor=request.user, planned_for=form.cleaned_data["planned_for"]
                 )
             except DomainError as error:
-                show_refusal(form, error)
+                show_refusal(error, [form])
             else:
                 messages.success(request, f"Dose {dose.code} ordered. Now allocate its bags.")
                 return redirect("dosing:dose-allocate", pk=dose.pk)
@@ -162,7 +168,7 @@ def dose_order(request, code: str):
 
 @requires(ALLOCATE)
 def dose_allocate(request, pk: int):
-    dose = dose_or_404(pk)
+    dose = dose_or_404(request, pk)
     if dose.status != Dose.Status.ORDERED:
         return redirect("dosing:patient-detail", code=dose.patient.code)
     plan = services.plan_dose(
@@ -189,7 +195,7 @@ def dose_allocate(request, pk: int):
                     choice_reason=form.cleaned_data["choice_reason"],
                 )
             except DomainError as error:
-                show_refusal(form, error)
+                show_refusal(error, [form])
             else:
                 messages.success(request, f"Bags reserved for dose {dose.code}.")
                 return redirect("dosing:patient-detail", code=dose.patient.code)
@@ -201,7 +207,7 @@ def dose_allocate(request, pk: int):
 @requires(ALLOCATE)
 def dose_prepare(request, pk: int):
     """Thaw (one button) or refresh (the culture record) for an allocated dose."""
-    dose = dose_or_404(pk)
+    dose = dose_or_404(request, pk)
     if dose.status != Dose.Status.ALLOCATED:
         return redirect("dosing:patient-detail", code=dose.patient.code)
     refresh_form = RefreshForm()
@@ -221,7 +227,7 @@ def dose_prepare(request, pk: int):
             try:
                 services.record_refresh(dose, actor=request.user, **data)
             except DomainError as error:
-                show_refusal(refresh_form, error)
+                show_refusal(error, [refresh_form])
             else:
                 messages.success(request, f"Refresh of dose {dose.code} recorded.")
                 return redirect("dosing:dose-dispense", pk=dose.pk)
@@ -239,7 +245,7 @@ def dose_prepare(request, pk: int):
 
 @requires(DISPENSE)
 def dose_dispense(request, pk: int):
-    dose = dose_or_404(pk)
+    dose = dose_or_404(request, pk)
     if dose.status != Dose.Status.PREPARED:
         return redirect("dosing:patient-detail", code=dose.patient.code)
     preparation = dose.preparation
@@ -266,13 +272,13 @@ def dose_dispense(request, pk: int):
 
 @requires(ALLOCATE)
 def dose_cancel(request, pk: int):
-    dose = dose_or_404(pk)
+    dose = dose_or_404(request, pk)
     form = CancelForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             services.cancel_dose(dose, actor=request.user, reason=form.cleaned_data["reason"])
         except DomainError as error:
-            show_refusal(form, error)
+            show_refusal(error, [form])
         else:
             messages.success(request, f"Dose {dose.code} cancelled.")
             return redirect("dosing:patient-detail", code=dose.patient.code)

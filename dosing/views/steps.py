@@ -16,7 +16,7 @@ def next_step(patient: Patient, doses: list[Dose], eligible: bool, protocol, use
     The step is a link only for a user who may take it (else it would lead to a 403);
     for anyone else it is shown as text with who takes it.
     """
-    live = [d for d in doses if d.status != Dose.Status.CANCELLED]
+    live = [d for d in doses if d.is_live]
     last = live[-1] if live else None
     if last is not None and last.status != Dose.Status.INFUSED:
         steps = {
@@ -51,6 +51,6 @@ def offer_first_dose(patient: Patient, *, user, eligibility) -> NextStep | None:
     cancelled dose is no dose), for a user who may order it."""
     if not eligibility.is_eligible or not user.has_perm(ALLOCATE):
         return None
-    if patient.doses.exclude(status=Dose.Status.CANCELLED).exists():
+    if patient.doses.live().exists():
         return None
     return NextStep("Order dose 1", reverse("dosing:dose-order", args=[patient.code]))

@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from core.exceptions import DomainError
+from core.forms import show_refusal
+from core.views import requires
 from dosing import services
 from dosing.forms import (
     AdverseEventForm,
     InfusionForm,
 )
 from dosing.models import Dose
-from dosing.views.common import INFUSE, dose_or_404, requires, show_refusal
-from patients.models import Patient
+from dosing.views.common import INFUSE, dose_or_404
+from patients.querysets import patient_or_404
 
 
 @requires(INFUSE)
 def clinic_worklist(request):
     doses = (
-        Dose.objects.filter(status=Dose.Status.DISPENSED)
+        Dose.objects.for_user(request.user)
+        .filter(status=Dose.Status.DISPENSED)
         .select_related("patient", "preparation", "batch")
         .order_by("use_before")
     )
@@ -29,7 +32,7 @@ def clinic_worklist(request):
 
 @requires(INFUSE)
 def infusion_record(request, pk: int):
-    dose = dose_or_404(pk)
+    dose = dose_or_404(request, pk)
     if request.method == "POST":
         form = InfusionForm(request.POST)
         if form.is_valid():
@@ -46,7 +49,7 @@ def infusion_record(request, pk: int):
                     vitals=form.vitals(),
                 )
             except DomainError as error:
-                show_refusal(form, error)
+                show_refusal(error, [form])
             else:
                 messages.success(request, f"Infusion of dose {dose.code} recorded.")
                 # The ward worklist no longer lists the dose: the patient page shows the
@@ -67,7 +70,7 @@ def infusion_record(request, pk: int):
 
 @requires(INFUSE)
 def adverse_event_report(request, code: str):
-    patient = get_object_or_404(Patient, code=code)
+    patient = patient_or_404(request.user, code)
     if request.method == "POST":
         form = AdverseEventForm(request.POST, patient=patient)
         if form.is_valid():
@@ -75,7 +78,7 @@ def adverse_event_report(request, code: str):
             try:
                 services.report_adverse_event(patient, actor=request.user, **data)
             except DomainError as error:
-                show_refusal(form, error)
+                show_refusal(error, [form])
             else:
                 messages.success(request, f"Adverse event reported for {patient.code}.")
                 return redirect("dosing:patient-detail", code=patient.code)

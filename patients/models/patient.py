@@ -12,6 +12,7 @@ from django.db import models
 from django.utils import timezone
 
 from audit.audited import AuditedModel
+from patients.querysets import PatientQuerySet
 
 if TYPE_CHECKING:
     from patients.models.assessments import ClinicalAssessment
@@ -24,6 +25,20 @@ PATIENT_CODE_VALIDATOR = RegexValidator(
 
 class Patient(AuditedModel):
     """One treated (or screened) patient, identified only by a pseudonymised code."""
+
+    # The record's fields other than its code (the identity): what registration sets and
+    # a correction may change. The service, the forms and the pages name them from here.
+    objects = PatientQuerySet.as_manager()
+
+    RECORD_FIELDS = (
+        "hospital",
+        "age_years",
+        "birth_date",
+        "sex",
+        "consent_by_relatives",
+        "consent_date",
+        "compassionate_use_authorisation",
+    )
 
     class Hospital(models.TextChoices):
         # The four TerCel hospitals of the case series.
