@@ -8,11 +8,14 @@ events appended by other code) and check that the chain never gets a gap or a fo
 """
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import IntegrityError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from audit.chain import event_hash
 from audit.context import Origin, audit_context
 from audit.models import AuditEvent
 from audit.verify import verify_chain
@@ -43,14 +46,43 @@ def assert_unbroken():
 
 
 def lock_is_free_for_others() -> bool:
-    """Whether another session could take the chain's advisory lock right now."""
-    other = connection.get_new_connection(connection.get_connection_params())
-    try:
-        other.autocommit = True
-        free = other.execute("SELECT pg_try_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
-        return free.fetchone()[0]
-    finally:
-        other.close()
+    """Whether another session could take the chain's advisory lock right now: asked from
+    another thread, which Django gives its own connection (in autocommit, so a lock it
+    gets is released with the statement)."""
+
+    def try_lock():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+                return cursor.fetchone()[0]
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as other_session:
+        return other_session.submit(try_lock).result()
+
+
+def append_by_other_code(reason):
+    """Append a correctly chained event without the writer, as other code could (an ORM
+    save): the writer's cached head is then no longer the last event."""
+    head = AuditEvent.objects.order_by("seq").last()
+    seq, occurred_at = head.seq + 1, timezone.now().replace(microsecond=123_456)
+    content = {
+        "actor_username": "",
+        "origin": Origin.TEST,
+        "action": "note",
+        "object_type": "test.note",
+        "object_id": "1",
+        "object_repr": "1",
+        "changes": {},
+        "reason": reason,
+    }
+    digest = event_hash(
+        seq=seq, occurred_at=occurred_at.isoformat(), prev_hash=head.hash, **content
+    )
+    return AuditEvent.objects.create(
+        seq=seq, occurred_at=occurred_at, prev_hash=head.hash, hash=digest, **content
+    )
 
 
 # --- the head cache and rollbacks --------------------------------------------------------
@@ -99,12 +131,14 @@ def test_a_savepoint_rolled_back_in_plain_sql_leaves_no_gap(production_user):
 @pytest.mark.django_db
 def test_events_appended_by_other_code_are_not_overwritten_by_the_cache(production_user):
     with audit_context(actor=production_user), transaction.atomic():
-        donor("WP-O1")
-        head = connection._audit_head
-        write_event(action="note", object_type="test.note", object_id="1")
-        connection._audit_head = head  # stale now: pretend nobody told the cache
-        donor("WP-O2")
-    assert_unbroken()
+        first = donor("WP-O1")  # becomes the cached head …
+        other = append_by_other_code("appended without the writer")  # … stale now
+        second = donor("WP-O2")
+    links = assert_unbroken()
+    events = [AuditEvent.objects.for_object(d).get() for d in (first, second)]
+    assert [e.seq for e in events] == [other.seq - 1, other.seq + 1]
+    assert events[1].prev_hash == other.hash
+    assert links[-1][0] == events[1].seq
 
 
 @pytest.mark.django_db
@@ -123,7 +157,7 @@ def test_a_failed_save_inside_a_transaction_dooms_it(production_user):
         )
         with pytest.raises(IntegrityError):
             duplicate.save()
-        assert connection.needs_rollback  # the block rolls back when it ends
+        assert transaction.get_rollback()  # the block rolls back when it ends
 
 
 @pytest.mark.django_db(transaction=True)
@@ -174,15 +208,29 @@ def test_a_lock_released_by_a_savepoint_rollback_is_taken_again(system_context):
 
 @requires_postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_head_cached_in_an_earlier_transaction_is_never_used_unlocked(system_context):
-    donor("WP-X1")
+def test_a_head_cached_before_this_transaction_began_is_not_used_unlocked(system_context):
+    donor("WP-X0")  # autocommit: its own transaction, committed through Django
     with transaction.atomic():
-        seq, head_hash, txid, _ = connection._audit_head
-        # Even with the hint forged to say "same transaction", the database refuses the
-        # old transaction's head and the event is written under the lock.
-        connection._audit_head = (seq, head_hash, txid, connection.run_on_commit)
+        assert lock_is_free_for_others()
+        donor("WP-X1")
+        assert not lock_is_free_for_others()
+    assert_unbroken()
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_head_cached_in_an_earlier_transaction_is_never_used_unlocked(system_context):
+    """The transaction is committed in plain SQL, so Django (and with it the writer's
+    hint) still takes it for the same one: the database refuses the old transaction's
+    head and the event is written under the lock."""
+    with transaction.atomic():
+        donor("WP-X1")
+        with connection.cursor() as cursor:
+            cursor.execute("COMMIT")  # behind Django's back; the next statement begins anew
+        assert lock_is_free_for_others()  # released with the commit
         donor("WP-X2")
         assert not lock_is_free_for_others()
+    assert Donor.objects.filter(code__in=["WP-X1", "WP-X2"]).count() == 2
     assert_unbroken()
 
 

@@ -4,7 +4,10 @@ import datetime
 
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from dosing import services
+
+MINUTES = datetime.timedelta(minutes=1)
 
 VITALS = {
     "heart_rate_before": 88,
@@ -22,6 +25,11 @@ VITALS = {
 
 def hours(n):
     return datetime.timedelta(hours=n)
+
+
+def last_event(obj):
+    """The latest audit event of `obj`: what the last step recorded about it."""
+    return AuditEvent.objects.for_object(obj).order_by("seq").last()
 
 
 def allocated(patient, pharmacist, *, at=None, **allocate):
@@ -52,3 +60,17 @@ def infused_thawed(patient, pharmacist, clinician, *, at=None):
     )
     dose.refresh_from_db()
     return dose
+
+
+def infuse(dose, clinician, started_at, *, at=None):
+    """Record a 20-minute infusion of a dispensed dose started at `started_at`."""
+    return services.record_infusion(
+        dose,
+        actor=clinician,
+        started_at=started_at,
+        ended_at=started_at + 20 * MINUTES,
+        filter_confirmed=True,
+        premedication_given="methylprednisolone",
+        vitals=VITALS,
+        at=at or started_at + 25 * MINUTES,
+    )

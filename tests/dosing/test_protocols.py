@@ -9,9 +9,7 @@ from dosing.models import Protocol
 from dosing.services import create_protocol, order_dose, update_protocol
 
 
-def test_new_protocol_version_follows_the_latest_of_its_code_and_is_audited(
-    protocol, pharmacist
-):
+def test_new_protocol_version_follows_the_latest_of_its_code_and_is_audited(protocol, pharmacist):
     new = create_protocol(actor=pharmacist, reason="wider range", code=protocol.code)
 
     assert new.version == protocol.version + 1
