@@ -7,22 +7,25 @@ integers of cells; weights are Decimal kilograms.
 Rules (DESIGN.md "Dose"):
 - required cells = weight × target cells/kg (rounded half up to a whole cell);
 - bags are whole (a thawed bag is never refrozen), and all come from ONE batch;
-- between batches, first-expiry-first-out: the earliest-expiring batch that can give a dose
-  within the acceptable range is used; for a first dose (no batch fixed yet), batches that
-  can supply the whole course (enough whole bags for the protocol's doses at this weight,
-  and an expiry on or after the last possible dose's day) come first, and a plan from a
-  batch that cannot carries a warning;
-- within the batch, least waste: the fewest bags whose total is within the range, and among
-  those the total closest to the target (then the smaller total); never under the minimum.
+- a batch **can supply the course** when its available bags can be split into as many
+  separate (disjoint) in-range doses as the course still needs, this one included, and it
+  expires on or after the last possible dose's day (`Course.until`);
+- first-expiry-first-out: among the batches that can supply the course, the one that
+  expires first (ties: least waste, then batch code); only when none can, the earliest
+  that can give this dose (same ties), with a warning naming how many doses it can give;
+- within the batch, least waste: the fewest bags whose total is within the range, then the
+  total closest to the target, then the smaller total — among the doses that leave the
+  rest of the course possible from what remains. Never under the minimum nor over the
+  maximum.
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Sequence
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
-from itertools import combinations_with_replacement
 
 # A combination of more bags than this is never proposed: at 50–75 ×10⁶ cells a bag, eight
 # bags already hold 400 ×10⁶ cells, more than any adult's dose at the protocol's maximum.
@@ -79,6 +82,9 @@ class DosePlan:
     max_cells: int
     bags: tuple[BagOption, ...] = field(default_factory=tuple)
     warning: str = ""
+    # With a course: how many of its doses the chosen batch's bags can give (this one
+    # included, at most `Course.doses`); None without a course.
+    doses_possible: int | None = None
 
     @property
     def batch_code(self) -> str | None:
@@ -128,76 +134,187 @@ def is_within_range(cells: int, weight_kg: Decimal, dose_range: DoseRange) -> bo
     return low <= cells <= high
 
 
-def _best_in_batch(
-    bags: Sequence[BagOption], required: int, low: int, high: int
-) -> tuple[BagOption, ...] | None:
-    """Fewest bags with a total in [low, high]; then closest to `required`; then smaller.
-
-    Bags of equal cell count are interchangeable, so the search runs over multisets of
-    distinct counts (few), and the bags of each count are taken in code order.
-    """
-    by_cells: dict[int, list[BagOption]] = {}
-    for bag in sorted(bags, key=lambda b: b.code):
-        by_cells.setdefault(bag.cells, []).append(bag)
-    counts = sorted(by_cells)
-    if not counts:
-        return None
-    max_n = min(len(bags), MAX_BAGS_PER_DOSE)
-    for n in range(1, max_n + 1):
-        best: tuple[int, int, tuple[int, ...]] | None = None
-        for combo in combinations_with_replacement(counts, n):
-            if any(combo.count(c) > len(by_cells[c]) for c in set(combo)):
-                continue
-            total = sum(combo)
-            if not low <= total <= high:
-                continue
-            key = (abs(total - required), total, combo)
-            if best is None or key < best:
-                best = key
-        if best is not None:
-            chosen: list[BagOption] = []
-            taken: dict[int, int] = {}
-            for c in best[2]:
-                chosen.append(by_cells[c][taken.get(c, 0)])
-                taken[c] = taken.get(c, 0) + 1
-            return tuple(sorted(chosen, key=lambda b: b.code))
-        if n * counts[0] > high:
-            # Even the n smallest bags exceed the maximum: more bags cannot help.
-            break
-    return None
-
-
 @dataclass(frozen=True)
 class Course:
-    """What a first dose's batch must still supply: `doses` doses (this one included) and
-    an expiry on or after `until` (the day of the last possible dose)."""
+    """What the patient's batch must still supply: `doses` doses, this one included (the
+    protocol's maximum less the doses already given; below 1 counts as 1), and an expiry on
+    or after `until`, the day of the last possible dose (None: expiry not checked). A batch
+    that expires before `until` may still give this dose, but it cannot supply the course;
+    one without an expiry date cannot supply it either."""
 
     doses: int
     until: datetime.date | None = None
 
+    def outlasted_by(self, expires_on: datetime.date | None) -> bool:
+        return self.until is None or (expires_on is not None and expires_on >= self.until)
 
-def course_shortfall(
-    bags: Sequence[BagOption], required: int, low: int, high: int, course: Course
-) -> str:
-    """Why a batch's bags cannot supply the whole course ("" when they can)."""
-    reasons = []
-    expires_on = bags[0].expires_on if bags else None
-    if course.until is not None and (expires_on is None or expires_on < course.until):
-        reasons.append(f"it expires on {expires_on}, before {course.until}")
-    remaining = list(bags)
-    doses = 0
-    while doses < course.doses:
-        chosen = _best_in_batch(remaining, required, low, high)
-        if not chosen:
-            break
-        doses += 1
-        codes = {b.code for b in chosen}
-        remaining = [b for b in remaining if b.code not in codes]
-    if doses < course.doses:
-        reasons.append(
-            f"its available bags give {doses} of the {course.doses} doses the protocol allows"
-        )
-    return " and ".join(reasons)
+
+Key = tuple[int, int, int]  # least waste: (bags, |total − target|, total); smaller is better
+
+
+class _Batch:
+    """One batch's bags and the exact search over them.
+
+    Bags of equal cell count are interchangeable for every rule here, so the stock is a
+    vector of how many bags of each distinct cell count (largest first), and a dose is a
+    multiset, enumerated once as a non-increasing sequence of those counts.
+
+    `most(avail, cap)` is exact: take the largest cell count t present. In any set of
+    disjoint doses, either no dose uses a bag of count t — then the same doses exist with
+    every t bag removed — or some dose d uses one, and d is a dose whose largest bag is of
+    count t, so the rest are disjoint doses of `avail − d`. Both branches are searched, so
+    the maximum over them is the true maximum. Pruning only cuts branches that cannot beat
+    what is already found: a search stops at `cap`; no more than cells // minimum and
+    bags // (fewest bags a dose can have) doses fit. Results are memoised on the count
+    vector, so repeated sub-stocks are solved once.
+    """
+
+    def __init__(self, bags: Iterable[BagOption], low: int, high: int) -> None:
+        by_cells: dict[int, list[BagOption]] = {}
+        for bag in sorted(bags, key=lambda b: b.code):
+            if bag.cells > 0:
+                by_cells.setdefault(bag.cells, []).append(bag)
+        self.values = tuple(sorted(by_cells, reverse=True))
+        self.bags = [by_cells[v] for v in self.values]
+        self.full = tuple(len(b) for b in self.bags)
+        self.descending = [-v for v in self.values]  # ascending, for bisect
+        self.low, self.high = max(low, 1), high
+        self._memo: dict[tuple[int, ...], tuple[int, int]] = {}
+
+    def doses(
+        self,
+        avail: tuple[int, ...],
+        *,
+        first: int | None = None,
+        size: int | None = None,
+        within: tuple[int, int] | None = None,
+    ) -> Iterator[tuple[int, ...]]:
+        """Every in-range dose of at most MAX_BAGS_PER_DOSE bags from `avail`, as a
+        non-decreasing tuple of indices into `values`; with `first` (the largest count
+        present), only doses holding a bag of that count; with `size`, only of that size;
+        with `within` (a part of the range), only totals in it."""
+        values, descending, smallest = self.values, self.descending, self.values[-1]
+        low, high = within or (self.low, self.high)
+        most = MAX_BAGS_PER_DOSE if size is None else size
+        left = list(avail)
+        combo: list[int] = []
+
+        def extend(start: int, total: int) -> Iterator[tuple[int, ...]]:
+            n = len(combo)
+            if n and total >= low and (size is None or n == size):
+                yield tuple(combo)
+            if n == most:
+                return
+            # Skip counts too large for the maximum (for a fixed size, with the smallest
+            # count for each bag to come); stop at those too small for the minimum.
+            room = high - total - (most - n - 1) * smallest * (size is not None)
+            for j in range(bisect_left(descending, -room, start), len(values)):
+                v = values[j]
+                if total + (most - n) * v < low:
+                    break
+                if not left[j]:
+                    continue
+                left[j] -= 1
+                combo.append(j)
+                yield from extend(j, total + v)
+                combo.pop()
+                left[j] += 1
+
+        if first is None:
+            yield from extend(0, 0)
+        elif avail[first] and values[first] <= high:
+            left[first] -= 1
+            combo.append(first)
+            yield from extend(first, values[first])
+
+    @staticmethod
+    def take(avail: tuple[int, ...], combo: tuple[int, ...]) -> tuple[int, ...]:
+        rest = list(avail)
+        for j in combo:
+            rest[j] -= 1
+        return tuple(rest)
+
+    def most(self, avail: tuple[int, ...], cap: int) -> int:
+        """The exact maximum number of disjoint in-range doses in `avail`, at most `cap`."""
+        if cap <= 0:
+            return 0
+        known, of = self._memo.get(avail, (0, 0))  # `known` doses found with cap `of`
+        if known < of or cap <= of:
+            return min(known, cap)  # exact (below its cap), or enough
+        # A dose has at least `fewest` bags: as many as the largest bags need to reach the
+        # minimum. So no more doses than bags // fewest, nor than cells // minimum.
+        cells = bags = fewest = 0
+        for a, v in zip(avail, self.values, strict=True):
+            if not fewest and cells + a * v >= self.low:
+                fewest = bags + -(-(self.low - cells) // v)
+            cells, bags = cells + a * v, bags + a
+        if not 0 < fewest <= MAX_BAGS_PER_DOSE:
+            fewest = bags + 1
+        bound = min(cap, cells // self.low, bags // fewest)
+        best = 0
+        if bound > 0:
+            t = next(i for i, a in enumerate(avail) if a)
+            for combo in self.doses(avail, first=t):
+                best = max(best, 1 + self.most(self.take(avail, combo), bound - 1))
+                if best == bound:
+                    break
+            else:
+                best = max(best, self.most(avail[:t] + (0,) + avail[t + 1 :], bound))
+        self._memo[avail] = (best, cap)
+        return best
+
+    def choose(self, required: int, rest: int) -> tuple[Key, tuple[BagOption, ...]] | None:
+        """The least-waste dose after which the remaining bags still give `rest` disjoint
+        in-range doses; ties between equal keys go to the smaller counts first, then bags
+        in code order."""
+        if not self.values:
+            return None
+        each = sorted(v for v, a in zip(self.values, self.full, strict=True) for _ in range(a))
+        for size in range(1, min(MAX_BAGS_PER_DOSE, len(each)) + 1):
+            # The totals `size` bags can reach, within the range; the nearest to the target.
+            least, utmost = max(self.low, sum(each[:size])), min(self.high, sum(each[-size:]))
+            if least > self.high:
+                break  # even the smallest bags are too many cells
+            if least > utmost:
+                continue
+            centre = min(max(required, least), utmost)
+            # Widening windows around it: every dose within `delta` of the centre is tried,
+            # in key order, before any farther one (farther from the centre is farther
+            # from the target), so the first that keeps the course is the least-waste one.
+            delta, tried = max(1, each[0] // 16), set()
+            while True:
+                lo, hi = max(least, centre - delta), min(utmost, centre + delta)
+                ranked = []
+                for combo in self.doses(self.full, size=size, within=(lo, hi)):
+                    if combo not in tried:
+                        cells = [self.values[j] for j in reversed(combo)]
+                        ranked.append((abs(sum(cells) - required), sum(cells), cells, combo))
+                for gap, total, _, combo in sorted(ranked):
+                    tried.add(combo)
+                    if rest <= 0 or self.most(self.take(self.full, combo), rest) >= rest:
+                        return (size, gap, total), self.bags_of(combo)
+                if (lo, hi) == (least, utmost):
+                    break
+                delta *= 4
+        return None
+
+    def bags_of(self, combo: tuple[int, ...]) -> tuple[BagOption, ...]:
+        chosen = [self.bags[j][combo[:i].count(j)] for i, j in enumerate(combo)]
+        return tuple(sorted(chosen, key=lambda b: b.code))
+
+
+def _doses(n: int) -> str:
+    return f"{n} dose" if n == 1 else f"{n} doses"
+
+
+def _shortfall(expires_on: datetime.date | None, can_give: int, course: Course) -> str:
+    need = max(course.doses, 1)
+    why = f"its available bags give {can_give} of the {_doses(need)}"
+    if not course.outlasted_by(expires_on):
+        when = f"expires on {expires_on}" if expires_on else "has no recorded expiry date"
+        joint = " but" if can_give >= need else " and"
+        why += f",{joint} it {when}, before the last possible dose on {course.until}"
+    return why
 
 
 def propose_bags(
@@ -210,46 +327,72 @@ def propose_bags(
 ) -> DosePlan:
     """Plan a dose of whole bags from one batch.
 
-    `bags` are the available bags (of released, unexpired batches); `batch_code`, when
-    the patient's batch is already fixed by an earlier dose, restricts the plan to it.
-    Guarantees: every proposed bag is from one batch (the fixed one if given); the total
-    is never below the minimum nor above the maximum; among batches, the earliest expiry
-    that can give such a dose wins; within it, the fewest bags, then the total closest to
-    the target. When no batch can give a dose within range, the plan has no bags
-    (`within_range` is False) and nothing is proposed.
+    `bags` are the available bags (of released batches, unexpired on this dose's day);
+    `batch_code`, when the patient's batch is already fixed by an earlier dose, restricts
+    the plan to it. `course` is what the batch must still supply (`Course`: doses, this one
+    included, and the last possible dose's day); None means just this dose.
 
-    `course` (first dose only: no batch fixed) puts first the batches that can supply the
-    whole course; FEFO among those. When none can, the earliest-expiring batch that gives
-    this dose is proposed with a `warning` saying why the course may be cut short.
+    - Batches that can supply the course (exact: `_Batch.most`) come first; among them the
+      earliest expiry, ties by the least-waste key of each one's dose, then batch code.
+    - When none can (or the fixed batch cannot), the earliest-expiring batch that can give
+      this dose (same ties) with a `warning` naming how many of the course's doses its bags
+      can give (`doses_possible`: the exact maximum of disjoint in-range doses, capped).
+    - The dose, in the chosen batch, is the least-waste one among those that keep the most
+      doses possible: the whole course when the batch can supply it, else as many as it
+      can give (`doses_possible` − 1 more after this one). A first choice that spoils the
+      course is thus never made when another would not.
+
+    Every proposed bag is from one batch; the total is never below the minimum nor above
+    the maximum. When no batch can give a dose within range, the plan has no bags
+    (`within_range` is False) and no warning.
     """
     weight = Decimal(weight_kg)
     required = required_cells(weight, dose_range.target_cells_per_kg)
     low, high = cells_range(weight, dose_range)
-    batches: dict[str, list[BagOption]] = {}
+    grouped: dict[str, list[BagOption]] = {}
     for bag in bags:
-        if batch_code is not None and bag.batch_code != batch_code:
-            continue
-        batches.setdefault(bag.batch_code, []).append(bag)
-    far_future = datetime.date.max
-    order = sorted(batches, key=lambda code: (batches[code][0].expires_on or far_future, code))
-    fallback: tuple[tuple[BagOption, ...], str] | None = None
-    for code in order:
-        chosen = _best_in_batch(batches[code], required, low, high)
-        if not chosen:
-            continue
-        if course is None or batch_code is not None or course.doses <= 1:
-            return DosePlan(weight, required, low, high, chosen)
-        shortfall = course_shortfall(batches[code], required, low, high, course)
-        if not shortfall:
-            return DosePlan(weight, required, low, high, chosen)
-        if fallback is None:
-            fallback = (chosen, f"batch {code}: {shortfall}")
-    if fallback is not None:
-        chosen, why = fallback
-        warning = (
-            f"No released batch in stock can supply all {course.doses} doses of the course "
-            f"for {weight} kg; proposed: {why}. Every later dose must come from this same "
-            "batch, so a later dose may not be possible."
-        )
-        return DosePlan(weight, required, low, high, chosen, warning)
-    return DosePlan(weight, required, low, high, ())
+        if batch_code is None or bag.batch_code == batch_code:
+            grouped.setdefault(bag.batch_code, []).append(bag)
+    need = max(course.doses, 1) if course else 1
+    batches = {code: _Batch(members, low, high) for code, members in grouped.items()}
+    expiry = {code: members[0].expires_on for code, members in grouped.items()}
+
+    def can_give(code: str, cap: int) -> int:
+        return batches[code].most(batches[code].full, cap)
+
+    supplying = [
+        code
+        for code in batches
+        if (course is None or course.outlasted_by(expiry[code])) and can_give(code, need) >= need
+    ]
+    pool = supplying or [code for code in batches if can_give(code, 1)]
+    if not pool:
+        return DosePlan(weight, required, low, high, ())
+
+    def fefo(code: str):  # (expiry, least-waste key, code), the dose, the doses possible
+        possible = can_give(code, need)  # ≥ 1, so a dose that keeps possible − 1 exists
+        key, chosen = batches[code].choose(required, possible - 1) or ((), ())
+        return (expiry[code] or datetime.date.max, key, code), chosen, possible
+
+    first = min(expiry[code] or datetime.date.max for code in pool)
+    _, chosen, possible = min(fefo(c) for c in pool if (expiry[c] or datetime.date.max) == first)
+    code = chosen[0].batch_code
+    warning = ""
+    if course is not None and not supplying:
+        why = _shortfall(expiry[code], possible, course)
+        if batch_code is None:
+            warning = (
+                f"No released batch in stock can supply {'all ' * (need > 1)}{_doses(need)} "
+                f"the course still needs for {weight} kg; proposed: batch {code}: {why}. "
+                "Every later dose must come from this same batch, so a later dose may not be "
+                "possible."
+            )
+        else:
+            warning = (
+                f"Batch {code}, from which this patient's doses must come, cannot supply "
+                f"the {_doses(need)} the course still needs for {weight} kg: {why}; "
+                "a later dose may not be possible."
+            )
+    return DosePlan(
+        weight, required, low, high, chosen, warning, possible if course is not None else None
+    )

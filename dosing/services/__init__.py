@@ -11,6 +11,7 @@ time.
 
 from dosing.services.allocation import (
     allocate_dose,
+    candidate_stock,
     course_need,
     lock_bags,
     plan_dose,
@@ -27,6 +28,7 @@ __all__ = [
     "active_protocol",
     "allocate_dose",
     "cancel_dose",
+    "candidate_stock",
     "course_need",
     "create_protocol",
     "dispense_dose",

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.context import audit_context
@@ -25,9 +27,11 @@ from core.formatting import fmt_cells
 from dosing.calculator import BagOption, Course, DosePlan, DoseRange, propose_bags
 from dosing.exceptions import AllocationError
 from dosing.models import Dose, DoseBag, Protocol
+from dosing.models.protocol import MAX_DOSE_NUMBER
 from dosing.rules import (
     alive_failures,
     chosen_bag_failures,
+    dose_reference_time,
     override_check,
     range_text,
     status_failures,
@@ -38,35 +42,79 @@ from patients.models import Patient
 S = Dose.Status
 
 
-def course_need(protocol: Protocol, first_dose_at: datetime.datetime) -> Course:
-    """What a first dose's batch should still supply: the protocol's doses, and an expiry
-    on or after the day of the last possible dose (first + max interval × (doses − 1))."""
-    last = first_dose_at + datetime.timedelta(
-        hours=protocol.max_interval_hours * max(protocol.max_doses - 1, 0)
-    )
-    return Course(doses=protocol.max_doses, until=timezone.localdate(last))
+def course_need(
+    protocol: Protocol, *, doses_given: int, latest_start: datetime.datetime
+) -> Course:
+    """What the patient's batch must still supply from this dose on: the doses the course
+    still allows (this one included; the protocol's maximum, never past the dose numbers),
+    each before the batch expires — the last of them at the latest `latest_start` (this
+    dose's latest start) plus the maximum interval per later dose."""
+    doses = max(min(protocol.max_doses, MAX_DOSE_NUMBER) - doses_given, 1)
+    last = latest_start + datetime.timedelta(hours=protocol.max_interval_hours * (doses - 1))
+    return Course(doses=doses, until=timezone.localdate(last))
 
 
-def usable_bags(bags) -> list[Bag]:
-    """Of available bags, those whose batch passes `batch_problem` (released, unexpired,
-    QP signature still matching the batch record); one check per batch."""
+@dataclass(frozen=True)
+class Stock:
+    """The candidate stock for a patient's next dose, as the order page and the
+    allocation both see it."""
+
+    fixed_batch: Batch | None
+    bags: QuerySet
+    on_date: datetime.date
+    course: Course
+
+
+def candidate_stock(
+    patient: Patient,
+    protocol: Protocol,
+    *,
+    planned_for: datetime.datetime,
+    exclude: Dose | None = None,
+    at: datetime.datetime | None = None,
+) -> Stock:
+    """The available bags a dose planned for `planned_for` may come from, in a constant
+    number of queries: of the patient's batch once the first dose fixed it, of released
+    batches unexpired on the day the dose will be given (never earlier than `at`), with
+    the course that batch must still supply. Expiry is judged once, against that day: the
+    stock query selects on it and `usable_bags` re-checks each batch on the same day."""
+    on_date = max(timezone.localdate(now_or(at)), timezone.localdate(planned_for))
+    fixed_batch = patient_batch(patient, exclude=exclude)
+    bags = bags_available_for_allocation(on_date=on_date)
+    if fixed_batch is not None:
+        bags = bags.filter(batch=fixed_batch)
+    given = list(Dose.objects.of_patient(patient).exclude(pk=getattr(exclude, "pk", None)))
+    if given:
+        latest_start = dose_reference_time(given[-1]) + datetime.timedelta(
+            hours=protocol.max_interval_hours
+        )
+    else:
+        latest_start = planned_for
+    course = course_need(protocol, doses_given=len(given), latest_start=latest_start)
+    return Stock(fixed_batch, bags, on_date, course)
+
+
+def usable_bags(bags, *, on_date: datetime.date) -> list[Bag]:
+    """Of available bags, those whose batch passes `batch_problem` on `on_date` (released,
+    unexpired that day, QP signature still matching the batch record); one check per
+    batch."""
     verdict: dict[int, bool] = {}
     usable = []
     for bag in bags:
         if bag.batch_id not in verdict:
-            verdict[bag.batch_id] = batch_problem(bag.batch, datetime.date.min) is None
+            verdict[bag.batch_id] = batch_problem(bag.batch, on_date) is None
         if verdict[bag.batch_id]:
             usable.append(bag)
     return usable
 
 
-def _propose(dose_range, weight_kg, bags, fixed_batch, course) -> DosePlan:
+def _propose(dose_range, weight_kg, bags, stock: Stock) -> DosePlan:
     return propose_bags(
         weight_kg=weight_kg,
         dose_range=dose_range,
         bags=[BagOption.from_bag(b) for b in bags],
-        batch_code=fixed_batch.code if fixed_batch else None,
-        course=course,
+        batch_code=stock.fixed_batch.code if stock.fixed_batch else None,
+        course=stock.course,
     )
 
 
@@ -75,21 +123,20 @@ def plan_dose(
     *,
     weight_kg: Decimal,
     protocol: Protocol,
-    on_date: datetime.date | None = None,
     exclude: Dose | None = None,
-    first_dose_at: datetime.datetime | None = None,
+    planned_for: datetime.datetime | None = None,
 ) -> DosePlan:
     """The proposal for the patient's next dose from the stock as it is (no locks).
 
-    For a first dose (no batch fixed yet), batches that can supply the whole course come
-    first (see `dosing.calculator.propose_bags`); `first_dose_at` defaults to now.
+    The batch chosen can supply the rest of the course where any can, and the first
+    choice never spoils it (see `dosing.calculator.propose_bags`); `planned_for` (when
+    the dose will be given) defaults to now.
     """
-    batch = patient_batch(patient, exclude=exclude)
-    bags = bags_available_for_allocation(on_date=on_date)
-    if batch is not None:
-        bags = bags.filter(batch=batch)
-    course = None if batch is not None else course_need(protocol, first_dose_at or timezone.now())
-    return _propose(DoseRange.from_protocol(protocol), weight_kg, usable_bags(bags), batch, course)
+    stock = candidate_stock(
+        patient, protocol, planned_for=planned_for or timezone.now(), exclude=exclude
+    )
+    bags = usable_bags(stock.bags, on_date=stock.on_date)
+    return _propose(DoseRange.from_protocol(protocol), weight_kg, bags, stock)
 
 
 def lock_bags(ids: Sequence[int], *, available_only: bool) -> list[Bag]:
@@ -182,21 +229,17 @@ def allocate_dose(
     dose = lock_dose(dose)
     refuse(AllocationError, status_failures(dose, S.ORDERED, "allocated"))
     refuse(AllocationError, alive_failures(dose.patient, today))
-    fixed_batch = patient_batch(dose.patient, exclude=dose)
-
-    candidates = bags_available_for_allocation(on_date=today)
-    if fixed_batch is not None:
-        candidates = candidates.filter(batch=fixed_batch)
-    candidate_pks = list(candidates.values_list("pk", flat=True))
-    if bags is None:
-        locked = usable_bags(lock_bags(candidate_pks, available_only=True))
-    else:
-        locked = usable_bags(candidates)
-    course = None if fixed_batch else course_need(dose.protocol, dose.planned_for)
-    plan = _propose(
-        DoseRange.from_protocol(dose.protocol), dose.weight_kg, locked, fixed_batch, course
+    stock = candidate_stock(
+        dose.patient, dose.protocol, planned_for=dose.planned_for, exclude=dose, at=at
     )
-    chosen = _chosen_bags(dose, bags, plan, locked, fixed_batch, today)
+    fixed_batch = stock.fixed_batch
+    if bags is None:
+        candidate_pks = list(stock.bags.values_list("pk", flat=True))
+        locked = usable_bags(lock_bags(candidate_pks, available_only=True), on_date=stock.on_date)
+    else:
+        locked = usable_bags(stock.bags, on_date=stock.on_date)
+    plan = _propose(DoseRange.from_protocol(dose.protocol), dose.weight_kg, locked, stock)
+    chosen = _chosen_bags(dose, bags, plan, locked, fixed_batch, stock.on_date)
 
     total_cells = sum(b.nominal_cells for b in chosen)
     override = override_check(

@@ -176,7 +176,7 @@ def dose_allocate(request, pk: int):
         weight_kg=dose.weight_kg,
         protocol=dose.protocol,
         exclude=dose,
-        first_dose_at=dose.planned_for,
+        planned_for=dose.planned_for,
     )
     if request.method == "POST":
         form = AllocateForm(request.POST)

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from dosing.calculator import (
     BagOption,
+    Course,
     DoseRange,
     cells_range,
     propose_bags,
@@ -76,6 +77,112 @@ def test_no_proposal_when_no_combination_is_within_range():
     assert not plan.within_range
 
 
+# --- the course: a batch can supply it when its bags split into enough in-range doses ---
+
+M = 1_000_000
+EARLY, LATE = datetime.date(2030, 1, 1), datetime.date(2030, 6, 1)
+LAST_DOSE = datetime.date(2029, 12, 10)  # the last possible dose's day: both outlast it
+
+
+def batch(code, cells, expires=EARLY):
+    return [bag(f"{code}{i}", c * M, batch=code, expires=expires) for i, c in enumerate(cells)]
+
+
+def give_course(stock, doses, weight=Decimal("80")):
+    """Plan each dose of a course in turn, as the ward would: the first fixes the batch,
+    each takes its bags out of stock, and each asks for the doses still needed."""
+    plans, fixed = [], None
+    for left in range(doses, 0, -1):
+        plan = propose_bags(
+            weight_kg=weight,
+            dose_range=PAPER,
+            bags=stock,
+            batch_code=fixed,
+            course=Course(doses=left, until=LAST_DOSE),
+        )
+        plans.append(plan)
+        fixed = plan.batch_code
+        stock = [b for b in stock if b not in plan.bags]
+    return plans
+
+
+def test_the_earliest_expiring_batch_that_can_supply_the_course_is_chosen():
+    """80 kg: 56–104 ×10⁶. A expires first and gives 60 | 50+54 | 50+54; B (75, 75, 75)
+    expires later. Taking the least-waste dose again and again (60, then 50+50, then
+    54+54 over the maximum) judged A short and chose B."""
+    stock = batch("A", [50, 50, 54, 54, 60]) + batch("B", [75, 75, 75], expires=LATE)
+    plans = give_course(stock, doses=3)
+    assert [p.batch_code for p in plans] == ["A", "A", "A"]
+    assert [sorted(b.cells // M for b in p.bags) for p in plans] == [[60], [50, 54], [50, 54]]
+    assert all(p.within_range and not p.warning for p in plans)
+    assert plans[0].doses_possible == 3
+
+
+def test_the_first_dose_never_spoils_the_course_nor_warns_falsely():
+    """50, 50, 54, 54 gives 50+54 | 50+54. The least-waste 50+50 (100, nearer the 80
+    target than 104) would leave 54+54 = 108, over the maximum: the calculator proposed it
+    and warned that the batch gives 1 of the 2 doses."""
+    plans = give_course(batch("A", [50, 50, 54, 54]), doses=2)
+    assert [sorted(b.cells // M for b in p.bags) for p in plans] == [[50, 54], [50, 54]]
+    assert all(p.within_range and not p.warning for p in plans)
+
+
+def test_a_later_batch_that_can_supply_the_course_comes_before_any_fallback():
+    """A (one bag) expires first and is short; B can supply all 3 doses but was judged
+    short too, so the fallback proposed A with a warning."""
+    stock = batch("A", [75]) + batch("B", [50, 50, 54, 54, 60], expires=LATE)
+    plan = propose_bags(
+        weight_kg=Decimal("80"), dose_range=PAPER, bags=stock, course=Course(3, LAST_DOSE)
+    )
+    assert plan.batch_code == "B" and plan.bag_codes == ["B4"] and not plan.warning
+
+
+def test_when_no_batch_can_supply_the_course_the_earliest_is_proposed_naming_its_doses():
+    stock = batch("A", [75]) + batch("B", [50, 50, 54], expires=LATE)
+    plan = propose_bags(
+        weight_kg=Decimal("80"), dose_range=PAPER, bags=stock, course=Course(3, LAST_DOSE)
+    )
+    assert plan.batch_code == "A" and plan.doses_possible == 1
+    assert "give 1 of the 3 doses" in plan.warning
+
+
+def test_a_batch_expiring_before_the_last_dose_gives_this_dose_but_not_the_course():
+    stock = batch("A", [75, 75, 75]) + batch("B", [75, 75, 75], expires=LATE)
+    course = Course(3, until=datetime.date(2030, 3, 1))
+    plan = propose_bags(weight_kg=Decimal("80"), dose_range=PAPER, bags=stock, course=course)
+    assert plan.batch_code == "B" and not plan.warning
+    plan = propose_bags(weight_kg=Decimal("80"), dose_range=PAPER, bags=stock[:3], course=course)
+    assert plan.batch_code == "A"
+    assert "give 3 of the 3 doses, but it expires on 2030-01-01" in plan.warning
+
+
+def test_the_fixed_batch_keeps_the_rest_of_the_course_and_warns_when_it_cannot():
+    stock = batch("A", [50, 50, 54, 54]) + batch("B", [75, 75, 75])
+    kwargs = {"weight_kg": Decimal("80"), "dose_range": PAPER, "batch_code": "A"}
+    plan = propose_bags(bags=stock, course=Course(2, LAST_DOSE), **kwargs)
+    assert sorted(b.cells // M for b in plan.bags) == [50, 54] and not plan.warning
+    plan = propose_bags(bags=stock, course=Course(3, LAST_DOSE), **kwargs)
+    assert plan.batch_code == "A" and "Batch A" in plan.warning
+    assert "give 2 of the 3 doses" in plan.warning
+
+
+def test_more_bags_when_every_dose_of_the_fewest_would_spoil_the_course():
+    """100 kg at 1.0–1.2 ×10⁶/kg: 100–120 ×10⁶. The only two-bag dose, 55+60, would leave
+    15+15+30+35 = 95; three bags each give 60+35+15 | 55+30+15."""
+    narrow = DoseRange(1_100_000, 1_000_000, 1_200_000)
+    stock = batch("A", [15, 15, 30, 35, 55, 60])
+    plan = propose_bags(
+        weight_kg=Decimal("100"), dose_range=narrow, bags=stock, course=Course(2, LAST_DOSE)
+    )
+    assert sorted(b.cells // M for b in plan.bags) == [15, 35, 60] and not plan.warning
+
+
+def test_equal_expiries_go_to_the_least_waste_dose_then_the_batch_code():
+    stock = batch("Z", [75]) + batch("Y", [80]) + batch("X", [80])
+    plan = propose_bags(weight_kg=Decimal("80"), dose_range=PAPER, bags=stock)
+    assert plan.batch_code == "X"
+
+
 bag_cells = st.integers(min_value=50_000_000, max_value=75_000_000)
 
 
@@ -125,10 +232,11 @@ def test_proposal_uses_the_fewest_bags_and_first_expiry_first_out(stock, weight)
     if not feasible:
         assert plan.bags == ()
         return
-    # FEFO: the earliest-expiring batch that can give a dose in range.
-    assert plan.batch_code == feasible[0]
+    # FEFO: the earliest expiry among the batches that can give a dose in range (between
+    # equal expiries, least waste then code: see test_calculator_properties.py).
+    assert plan.bags[0].expires_on == min(e for e, code in batches if code in feasible)
     # Least waste: no in-range combination of that batch uses fewer bags.
-    assert len(plan.bags) == min(feasible_sizes(feasible[0]))
+    assert len(plan.bags) == min(feasible_sizes(plan.batch_code))
 
 
 @settings(max_examples=100, deadline=None)
