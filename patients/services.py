@@ -50,6 +50,14 @@ def _full_clean(obj, *, exclude: list[str] | None = None, prefix: str = "") -> N
         raise InvalidPatientData(errors) from None
 
 
+def _add(record, *, actor, reason: str):
+    """Validate a new record of the patient's file and save it on the trail with `reason`."""
+    _full_clean(record)
+    with audit_context(actor=actor, reason=reason):
+        record.save()
+    return record
+
+
 def _check_weight(weight_kg: Any, field: str = "weight_kg") -> Decimal:
     try:
         weight = Decimal(str(weight_kg))
@@ -162,10 +170,7 @@ def record_weight(
     record = WeightMeasurement(
         patient=patient, weight_kg=weight, measured_on=measured_on or timezone.localdate()
     )
-    _full_clean(record)
-    with audit_context(actor=actor, reason=reason or "weight recorded"):
-        record.save()
-    return record
+    return _add(record, actor=actor, reason=reason or "weight recorded")
 
 
 @transaction.atomic
@@ -186,10 +191,7 @@ def record_assessment(
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
     record = _build_assessment(values, assessed_on or timezone.localdate())
     record.patient = patient
-    _full_clean(record)
-    with audit_context(actor=actor, reason=reason or "assessment recorded"):
-        record.save()
-    return record
+    return _add(record, actor=actor, reason=reason or "assessment recorded")
 
 
 @transaction.atomic
@@ -222,10 +224,7 @@ def record_observation(
         observed_at=observed_at,
         note=(note or "").strip(),
     )
-    _full_clean(record)
-    with audit_context(actor=actor, reason="observation recorded"):
-        record.save()
-    return record
+    return _add(record, actor=actor, reason="observation recorded")
 
 
 @transaction.atomic
@@ -276,9 +275,7 @@ def record_outcome(
                     ]
                 }
             )
-    with audit_context(actor=actor, reason="outcome recorded"):
-        record.save()
-    return record
+    return _add(record, actor=actor, reason="outcome recorded")
 
 
 @transaction.atomic
