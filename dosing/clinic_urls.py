@@ -8,6 +8,7 @@ app_name = "clinic"
 
 urlpatterns = [
     path("", views.clinic_worklist, name="worklist"),
+    path("dose/<int:pk>/scan/", views.bedside_scan, name="bedside-scan"),
     path("dose/<int:pk>/infusion/", views.infusion_record, name="infusion-record"),
     path("patient/<str:code>/adverse-event/", views.adverse_event_report, name="adverse-event"),
 ]

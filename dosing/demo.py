@@ -146,6 +146,11 @@ def _give(patient, number, first_dose_at, protocol, users, i, not_before=None):
             at=harvested + datetime.timedelta(minutes=40),
         )
         services.dispense_dose(dose, actor=pharmacy, at=start - datetime.timedelta(minutes=45))
+    # The bedside check: the patient's wristband, then every bag of the dose.
+    check_at = start - datetime.timedelta(minutes=2)
+    services.record_bedside_scan(dose, actor=clinician, code=patient.code, at=check_at)
+    for link in dose.dose_bags.filter(live=True).select_related("bag"):
+        services.record_bedside_scan(dose, actor=clinician, code=link.bag.code, at=check_at)
     services.record_infusion(
         dose,
         actor=clinician,

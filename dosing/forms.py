@@ -179,10 +179,18 @@ class AdverseEventForm(forms.ModelForm):
 
     def __init__(self, *args, patient, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["dose"].queryset = patient.doses.live().select_related(
-            "patient"
-        )
+        self.fields["dose"].queryset = patient.doses.live().select_related("patient")
         self.fields["dose"].required = False
         self.fields["ctcae_grade"].widget = forms.Select(
             choices=[(n, f"Grade {n}") for n in range(1, 6)]
         )
+
+
+class ScanForm(forms.Form):
+    """One scan: a hand-held scanner types the code and Enter into the focused field."""
+
+    code = forms.CharField(
+        label="Scan or type the code",
+        max_length=120,
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "off"}),
+    )

@@ -4,7 +4,15 @@ pharmacy orders, allocates, prepares and dispenses; clinicians record infusions 
 events; auditors read everything; production and QP have no business with doses.
 """
 
-_MODELS = ["protocol", "dose", "dosebag", "preparation", "infusion", "adverseevent"]
+_MODELS = [
+    "protocol",
+    "dose",
+    "dosebag",
+    "preparation",
+    "infusion",
+    "bedsidescan",
+    "adverseevent",
+]
 
 
 def _view(models=_MODELS):

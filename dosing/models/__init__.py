@@ -5,7 +5,7 @@ event in the same transaction. Foreign keys to audited records use PROTECT. Stat
 go through `dosing.services` only.
 """
 
-from dosing.models.bedside import AdverseEvent, Infusion
+from dosing.models.bedside import AdverseEvent, BedsideScan, Infusion
 from dosing.models.doses import Dose, DoseBag, Preparation
 from dosing.models.protocol import Protocol
 
@@ -16,4 +16,5 @@ __all__ = [
     "Preparation",
     "Infusion",
     "AdverseEvent",
+    "BedsideScan",
 ]

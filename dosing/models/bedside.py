@@ -62,6 +62,9 @@ class Infusion(AuditedModel):
         validators=[MinValueValidator(Decimal("30")), MaxValueValidator(Decimal("45"))],
     )
     immediate_reactions = models.TextField(blank=True)
+    scanned_bag_codes = models.TextField(
+        blank=True, help_text="The full codes of the bags matched at the bedside scan."
+    )
     recorded_at = models.DateTimeField()
 
     class Meta:
@@ -142,3 +145,37 @@ class AdverseEvent(AuditedModel):
 
     def reason_required(self, stored: dict) -> bool:
         return True
+
+
+
+class BedsideScan(AuditedModel):
+    """One scan at the bedside before an infusion: the wristband, then each bag. Matches
+    and refusals alike are kept (and so on the trail)."""
+
+    class Kind(models.TextChoices):
+        WRISTBAND = "wristband", "Wristband"
+        BAG = "bag", "Bag"
+
+    dose = models.ForeignKey(Dose, on_delete=models.PROTECT, related_name="scans")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    scanned_code = models.CharField(max_length=80)
+    bag = models.ForeignKey(
+        "batches.Bag", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    matched = models.BooleanField()
+    refusal = models.TextField(blank=True)
+    scanned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    scanned_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["scanned_at", "pk"]
+
+    def __str__(self):
+        verdict = "match" if self.matched else "refused"
+        return f"{self.get_kind_display()} scan {self.scanned_code} for {self.dose} ({verdict})"
+
+    @property
+    def audit_code(self) -> str:
+        return f"{self.dose.code}/scan"

@@ -7,6 +7,7 @@ import datetime
 from core.formatting import fmt_time
 from dosing.models import Dose, Preparation
 from dosing.rules.base import Failure
+from dosing.rules.scan import bedside_check
 from dosing.rules.times import interval_failures, use_before
 from patients.models import Patient
 
@@ -54,6 +55,7 @@ def infusion_failures(
             )
         )
     failures += _infusion_time_failures(dose, started_at, ended_at, now)
+    failures += bedside_check_failures(dose)
     if prep.premedication and not premedication_given.strip():
         failures.append(
             Failure(
@@ -137,3 +139,18 @@ def adverse_event_failures(
     if fatal and not serious:
         failures.append(Failure("A fatal event is serious.", "serious"))
     return failures
+
+
+def bedside_check_failures(dose: Dose) -> list[Failure]:
+    """The infusion is recorded only after the wristband and every bag were scanned."""
+    check = bedside_check(dose)
+    if check.complete:
+        return []
+    missing = ["the patient's wristband"] if not check.wristband_ok else []
+    missing += [f"bag {bag.code}" for bag in check.missing]
+    return [
+        Failure(
+            "Do the bedside check first: scan " + ", ".join(missing) + " (a wrong patient or "
+            "a wrong bag is refused on the spot)."
+        )
+    ]

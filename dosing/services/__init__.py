@@ -17,7 +17,7 @@ from dosing.services.allocation import (
     plan_dose,
     usable_bags,
 )
-from dosing.services.bedside import record_infusion, report_adverse_event
+from dosing.services.bedside import record_bedside_scan, record_infusion, report_adverse_event
 from dosing.services.cancellation import cancel_dose
 from dosing.services.common import active_protocol, patient_batch
 from dosing.services.orders import order_dose
@@ -36,6 +36,7 @@ __all__ = [
     "order_dose",
     "patient_batch",
     "plan_dose",
+    "record_bedside_scan",
     "record_infusion",
     "record_refresh",
     "record_thaw",

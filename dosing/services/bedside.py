@@ -12,8 +12,14 @@ from audit.context import audit_context
 from batches.models import Bag
 from core.exceptions import validation_messages
 from dosing.exceptions import AdverseEventError, InfusionError
-from dosing.models import AdverseEvent, Dose, Infusion
-from dosing.rules import adverse_event_failures, infusion_failures
+from dosing.models import AdverseEvent, BedsideScan, Dose, Infusion
+from dosing.rules import (
+    adverse_event_failures,
+    bedside_check,
+    infusion_failures,
+    normalise,
+    scan_failure,
+)
 from dosing.services.common import lock_dose, move_live_bags, now_or, refuse
 from patients.models import Patient
 
@@ -63,6 +69,7 @@ def record_infusion(
         premedication_given=premedication_given.strip(),
         infused_by=actor,
         immediate_reactions=immediate_reactions.strip(),
+        scanned_bag_codes=", ".join(sorted(bedside_check(dose).matched_codes)),
         recorded_at=at,
         **{name: vitals.get(name) for name in Infusion.VITAL_FIELDS},
     )
@@ -78,6 +85,33 @@ def record_infusion(
         dose.status = S.INFUSED
         dose.save(audit_action="infused")
     return infusion
+
+
+@transaction.atomic
+def record_bedside_scan(
+    dose: Dose, *, actor: AbstractBaseUser, code: str, at: datetime.datetime | None = None
+) -> BedsideScan:
+    """Check one scan at the bedside: the patient's wristband first, then each bag's full
+    code (`dosing.rules.scan_failure`). Every scan is kept with its verdict, so each
+    match and each refusal is on the audit trail; the caller shows `refusal` at once."""
+    at = now_or(at)
+    dose = lock_dose(dose)
+    code = normalise(code)
+    kind, refusal, bag = scan_failure(dose, code, at)
+    scan = BedsideScan(
+        dose=dose,
+        kind=kind,
+        scanned_code=code[:80],
+        bag=bag if kind == BedsideScan.Kind.BAG else None,
+        matched=not refusal,
+        refusal=refusal,
+        scanned_by=actor,
+        scanned_at=at,
+    )
+    verdict = "refused: " + refusal if refusal else "matched"
+    with audit_context(actor=actor, reason=f"bedside {kind} scan for {dose.code} {verdict}"):
+        scan.save(audit_action="bedside_refused" if refusal else "bedside_match")
+    return scan
 
 
 @transaction.atomic

@@ -9,10 +9,16 @@ from dosing.views.pharmacy import (
     patient_detail,
     worklist,
 )
-from dosing.views.ward import adverse_event_report, clinic_worklist, infusion_record
+from dosing.views.ward import (
+    adverse_event_report,
+    bedside_scan,
+    clinic_worklist,
+    infusion_record,
+)
 
 __all__ = [
     "adverse_event_report",
+    "bedside_scan",
     "clinic_worklist",
     "dose_allocate",
     "dose_cancel",

@@ -9,10 +9,11 @@ from django.utils import timezone
 from core.exceptions import DomainError
 from core.forms import show_refusal
 from core.views import requires
-from dosing import services
+from dosing import rules, services
 from dosing.forms import (
     AdverseEventForm,
     InfusionForm,
+    ScanForm,
 )
 from dosing.models import Dose
 from dosing.views.common import INFUSE, dose_or_404
@@ -31,8 +32,42 @@ def clinic_worklist(request):
 
 
 @requires(INFUSE)
+def bedside_scan(request, pk: int):
+    """The bedside check before the infusion form: the wristband, then each bag. Each
+    scan is answered at once (match or refusal with its reason) and kept on the trail."""
+    dose = dose_or_404(request, pk)
+    if request.method == "POST":
+        form = ScanForm(request.POST)
+        if form.is_valid():
+            scan = services.record_bedside_scan(
+                dose, actor=request.user, code=form.cleaned_data["code"]
+            )
+            if scan.matched:
+                messages.success(request, f"{scan.get_kind_display()} {scan.scanned_code}: match.")
+            else:
+                messages.error(request, scan.refusal)
+            return redirect("clinic:bedside-scan", pk=dose.pk)
+    else:
+        form = ScanForm()
+    check = rules.bedside_check(dose)
+    return render(
+        request,
+        "clinic/bedside_scan.html",
+        {
+            "dose": dose,
+            "check": check,
+            "form": form,
+            "scans": dose.scans.select_related("scanned_by").order_by("-scanned_at", "-pk")[:20],
+        },
+    )
+
+
+@requires(INFUSE)
 def infusion_record(request, pk: int):
     dose = dose_or_404(request, pk)
+    if dose.status == Dose.Status.DISPENSED and not rules.bedside_check(dose).complete:
+        messages.info(request, "Scan the patient's wristband and every bag before the infusion.")
+        return redirect("clinic:bedside-scan", pk=dose.pk)
     if request.method == "POST":
         form = InfusionForm(request.POST)
         if form.is_valid():

@@ -45,9 +45,17 @@ def dispensed_thawed(patient, pharmacist, *, at=None):
     return services.dispense_dose(dose, actor=pharmacist, at=at + datetime.timedelta(minutes=10))
 
 
+def scan_at_bedside(dose, clinician, *, at=None):
+    """The bedside check: the patient's wristband, then every bag of the dose."""
+    services.record_bedside_scan(dose, actor=clinician, code=dose.patient.code, at=at)
+    for link in dose.dose_bags.filter(live=True).select_related("bag"):
+        services.record_bedside_scan(dose, actor=clinician, code=link.bag.code, at=at)
+
+
 def infused_thawed(patient, pharmacist, clinician, *, at=None):
     at = at or timezone.now() - hours(1)
     dose = dispensed_thawed(patient, pharmacist, at=at)
+    scan_at_bedside(dose, clinician, at=at + datetime.timedelta(minutes=15))
     services.record_infusion(
         dose,
         actor=clinician,
@@ -63,7 +71,9 @@ def infused_thawed(patient, pharmacist, clinician, *, at=None):
 
 
 def infuse(dose, clinician, started_at, *, at=None):
-    """Record a 20-minute infusion of a dispensed dose started at `started_at`."""
+    """Record a 20-minute infusion of a dispensed dose started at `started_at`, after the
+    bedside check."""
+    scan_at_bedside(dose, clinician, at=started_at)
     return services.record_infusion(
         dose,
         actor=clinician,

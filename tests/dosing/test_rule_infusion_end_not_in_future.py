@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from dosing import services
 from dosing.exceptions import InfusionError
-from tests.dosing.flow import MINUTES, VITALS, dispensed_thawed
+from tests.dosing.flow import MINUTES, VITALS, dispensed_thawed, scan_at_bedside
 
 pytestmark = pytest.mark.django_db
 
@@ -15,6 +15,7 @@ def test_infusion_refused_when_its_end_is_in_the_future(
 ):
     dose = dispensed_thawed(patient, pharmacist)
     now = timezone.now()
+    scan_at_bedside(dose, clinician, at=now - 5 * MINUTES)
     with pytest.raises(InfusionError, match="end time cannot be in the future") as refusal:
         services.record_infusion(
             dose,

@@ -20,7 +20,14 @@ from dosing.exceptions import (
     PreparationError,
 )
 from dosing.models import AdverseEvent, Dose, DoseBag, Infusion, Preparation
-from tests.dosing.flow import VITALS, allocated, dispensed_thawed, hours, infused_thawed
+from tests.dosing.flow import (
+    VITALS,
+    allocated,
+    dispensed_thawed,
+    hours,
+    infused_thawed,
+    scan_at_bedside,
+)
 from tests.factories import (
     BagFactory,
     PatientFactory,
@@ -422,6 +429,8 @@ def _infuse(dose, clinician, *, started_at=None, **kwargs):
         "premedication_given": "methylprednisolone + dexchlorpheniramine",
         "vitals": VITALS,
     }
+    if dose.status == Dose.Status.DISPENSED:
+        scan_at_bedside(dose, clinician, at=started_at)
     return services.record_infusion(
         dose,
         actor=clinician,

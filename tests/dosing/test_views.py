@@ -18,6 +18,13 @@ def local(moment):
     return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
 
 
+def scan_through_page(client, dose):
+    """The bedside check as the ward does it: the wristband, then each bag, on the page."""
+    client.post(f"/clinic/dose/{dose.pk}/scan/", {"code": dose.patient.code})
+    for link in dose.dose_bags.filter(live=True).select_related("bag"):
+        client.post(f"/clinic/dose/{dose.pk}/scan/", {"code": link.bag.code})
+
+
 def infusion_post(started_at, **extra):
     data = {
         "started_at": local(started_at),
@@ -73,6 +80,7 @@ def test_journey_dose_1_to_infusion_then_dose_2_at_36_h_refused_and_72_h_same_ba
     client.force_login(clinician)
     assert patient.code in client.get("/clinic/").content.decode()
     started = timezone.now()
+    scan_through_page(client, dose)
     # The page runs in real time and an infusion is recorded once it has ended (an end in
     # the future is refused): here it started and ended within the current minute.
     page = client.post(
@@ -148,6 +156,7 @@ def test_infusion_form_shows_the_refusal_next_to_the_field_and_keeps_what_was_ty
 ):
     dose = dispensed_thawed(patient, pharmacist)
     client.force_login(clinician)
+    scan_through_page(client, dose)
     page = client.post(
         f"/clinic/dose/{dose.pk}/infusion/",
         infusion_post(
@@ -323,6 +332,7 @@ def test_infusion_page_shows_the_bag_codes_an_empty_start_and_a_vitals_grid(
 ):
     dose = dispensed_thawed(patient, pharmacist)
     client.force_login(clinician)
+    scan_through_page(client, dose)
     page = client.get(f"/clinic/dose/{dose.pk}/infusion/")
     html = page.content.decode()
     assert page.status_code == 200
@@ -362,6 +372,7 @@ def test_after_the_infusion_the_clinician_lands_on_the_patient_page(
 ):
     dose = dispensed_thawed(patient, pharmacist)
     client.force_login(clinician)
+    scan_through_page(client, dose)
     started = timezone.now() - datetime.timedelta(minutes=30)
     page = client.post(
         f"/clinic/dose/{dose.pk}/infusion/",
