@@ -14,7 +14,9 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("pharmacy/patients/", include("patients.urls")),
+    path("pharmacy/dose/<int:pk>/sheet.pdf", include("labels.sheet_urls")),
     path("pharmacy/", include("dosing.urls")),
+    path("labels/", include("labels.urls")),
     path("clinic/", include("dosing.clinic_urls")),
     path("api/", include("config.api")),
 ]
