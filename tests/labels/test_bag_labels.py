@@ -3,7 +3,7 @@
 import pytest
 
 from batches.isbt import ALPHABET
-from batches.querysets import BagQuerySet
+from batches.models import Bag
 from labels.isbt import parse_bag_message
 from tests.factories import BagFactory, BatchFactory
 from tests.labels.reading import CODE128, DATAMATRIX, barcodes, of_format, page_count, page_texts
@@ -145,6 +145,7 @@ def test_a_bag_outside_what_the_user_may_see_is_404(
 ):
     """`Bag.objects.for_user` decides (the network narrows it to the user's facilities)."""
     client.force_login(production_user)
-    monkeypatch.setattr(BagQuerySet, "scoped_to", lambda self, user: self.none())
+    bag_queryset = type(Bag.objects.all())  # the class for_user narrows through
+    monkeypatch.setattr(bag_queryset, "scoped_to", lambda self, user: self.none())
     assert client.get(f"/labels/bags/{star_bag.code}.pdf").status_code == 404
     assert client.get(f"/labels/batches/{star_bag.batch.code}.pdf").status_code == 404
