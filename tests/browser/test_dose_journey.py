@@ -153,6 +153,20 @@ def test_pharmacy_and_ward_give_dose_1_and_order_dose_2_in_the_window(
     shot(ward, "15-ward-worklist")
     row.get_by_role("link", name="Record infusion").click()
 
+    # The bedside check comes first: a wrong wristband is refused at once, then the
+    # patient's wristband and the bag's full code (a scanner types the code and Enter).
+    expect(ward.get_by_role("heading", name=re.compile("Bedside check"))).to_be_visible()
+    scan = ward.get_by_label("Scan or type the code")
+    scan.fill("SAL-P99")
+    scan.press("Enter")
+    expect(ward.get_by_text(re.compile("Wrong patient")).first).to_be_visible()
+    ward.get_by_label("Scan or type the code").fill(PATIENT)
+    ward.get_by_label("Scan or type the code").press("Enter")
+    ward.get_by_label("Scan or type the code").fill(dose_1.dose_bags.get().bag.code)
+    ward.get_by_label("Scan or type the code").press("Enter")
+    shot(ward, "15b-ward-bedside-check")
+    ward.get_by_role("link", name="Record the infusion").click()
+
     # The nurse checks the bag label at the bedside against the bag code(s) shown.
     expect(ward.get_by_text("Check the bag label at the bedside against")).to_contain_text(
         dose_1.dose_bags.get().bag.code
