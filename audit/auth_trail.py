@@ -102,6 +102,10 @@ def _m2m_changed(sender, instance, action, reverse, model, pk_set, **kwargs):
 
 
 def connect():
+    from audit import login_trail
+
+    # Failed logins, lockouts, refused codes; the lockout and authenticator admins.
+    login_trail.connect()
     user_model = get_user_model()
     for model in (user_model, Group):
         uid = f"audit-{model._meta.label_lower}"

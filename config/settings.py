@@ -7,8 +7,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
+from config.logging import logging_config
 from core.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -35,6 +37,10 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "csp",
     "rest_framework",
     "knox",
     "django_filters",
@@ -50,14 +56,26 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: one log line for every request, whatever answers it.
+    "core.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files (collected by `make serve`) answered here, before sessions and views.
+    "core.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "core.middleware.SecurityHeadersMiddleware",
+    "core.middleware.SessionLifetimeMiddleware",
+    "core.middleware.SecondFactorMiddleware",
     "audit.middleware.AuditOriginMiddleware",
+    # Last: turns a request axes marked as locked out into the lockout answer, which then
+    # passes through every header middleware above.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -91,6 +109,80 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# The shared store of throttles and the trail's rate limits (axes keeps its counts in its
+# own tables): the database cache by default, so every worker and server counts the same
+# (its table is made by `migrate`), Redis when REDIS_URL is set.
+REDIS_URL = env_str("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "celltrack",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "celltrack_cache",
+            "OPTIONS": {"MAX_ENTRIES": 50000},
+        }
+    }
+
+# The client address: X-Forwarded-For is believed only from this many proxies of our own
+# (core.client_address; DRF's NUM_PROXIES below is the same number).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
+
+AUTHENTICATION_BACKENDS = [
+    # First: refuses locked-out accounts and addresses before any password is checked.
+    "core.lockout.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Lockout after failed logins (django-axes) on the admin, site and API logins: either
+# counter — the account name, or the client address — reaching the limit within the
+# cool-off locks until the cool-off has passed since the failures (a failure during the
+# lockout does not extend it). docs/security.md says why.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "core.client_address.client_address"
+AXES_USERNAME_CALLABLE = "core.lockout.lockout_username"
+AXES_LOCKOUT_CALLABLE = "core.lockout.lockout_response"
+AXES_SENSITIVE_PARAMETERS = [
+    "username",
+    "ip_address",
+    "password",
+    "otp_code",
+    "csrfmiddlewaretoken",
+]
+AXES_HTTP_RESPONSE_CODE = 429
+if AXES_FAILURE_LIMIT < 1:
+    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT must be 1 or more.")
+
+# Failed logins under a name that matches no account are on the audit trail (as an HMAC
+# of the name) at most this many per client address per window; the rest are counted by
+# the lockout but not written, so nobody can flood the trail from one address.
+AUTH_TRAIL_UNKNOWN_LIMIT = env_int("AUTH_TRAIL_UNKNOWN_LIMIT", 20)
+AUTH_TRAIL_UNKNOWN_WINDOW_SECONDS = env_int("AUTH_TRAIL_UNKNOWN_WINDOW_SECONDS", 3600)
+
+# Two factors (django-otp, TOTP) for these roles: at login, and at the first
+# e-signature of a session.
+OTP_REQUIRED_ROLES = env_list("OTP_REQUIRED_ROLES", ["qp", "production", "clinician"])
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "CellTrack")
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin never shows a device's secret
+
+# E-signatures: after this many wrong passwords or codes in a row, signing is blocked
+# for the user for the cool-off (audit.signatures).
+SIGNATURE_FAILURE_LIMIT = env_int("SIGNATURE_FAILURE_LIMIT", 3)
+SIGNATURE_COOLOFF_MINUTES = env_int("SIGNATURE_COOLOFF_MINUTES", 15)
+if SIGNATURE_FAILURE_LIMIT < 1:
+    raise ImproperlyConfigured("SIGNATURE_FAILURE_LIMIT must be 1 or more.")
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -109,7 +201,12 @@ FORMAT_MODULE_PATH = ["config.formats"]
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", "") or BASE_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed, compressed names where collectstatic ran; plain names where not.
+    "staticfiles": {"BACKEND": "core.storage.CollectedStaticFilesStorage"},
+}
 
 # Production hardening; `python manage.py check --deploy` passes with DEBUG off.
 SESSION_COOKIE_SECURE = not DEBUG
@@ -119,8 +216,45 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
+# Load balancers probe over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+# A session ends after SESSION_IDLE_SECONDS without a request, and SESSION_COOKIE_AGE
+# after its login whatever the user does; the activity time is written at most once per
+# SESSION_ACTIVITY_REFRESH_SECONDS (core.sessions).
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
+SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_SECONDS", 30 * 60)
+SESSION_ACTIVITY_REFRESH_SECONDS = 60
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+
+# No inline script runs anywhere: scripts only from our own static files (the admin's,
+# Swagger UI's through SpectacularSwaggerSplitView). Inline *styles* are still allowed:
+# some pages carry a <style> block (docs/security.md lists them).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "frame-src": [NONE],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+    },
+}
+PERMISSIONS_POLICY = (
+    "accelerometer=(), autoplay=(), camera=(), display-capture=(), geolocation=(), "
+    "gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), usb=()"
+)
+
+# One JSON line per request (config/logging.py, core.middleware.RequestLogMiddleware).
+REQUEST_LOG = env_bool("REQUEST_LOG", True)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -138,6 +272,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.StableCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_RATES": {"api-login": env_str("API_LOGIN_RATE", "10/min")},
+    # The throttle's client address: the same rule as core.client_address.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "EXCEPTION_HANDLER": "core.api.exceptions.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
@@ -169,6 +305,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # No validator badge: it would load an image from another site (and CSP refuses it).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "ENUM_NAME_OVERRIDES": {
@@ -178,9 +316,4 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
-}
+LOGGING = logging_config(env_str("LOG_LEVEL", "WARNING"))

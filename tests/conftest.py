@@ -1,12 +1,84 @@
-"""Shared fixtures: one named user per role, and the database backend switch."""
+"""Shared fixtures: one named user per role, logins that pass the second factor, the
+cache reset, and the database backend switch."""
+
+import threading
+import time
 
 import pytest
 from django.contrib.auth.models import Group, User
 from django.db import connection
+from django.test import Client
 
 from audit.context import Origin, audit_context
 
 PASSWORD = "correct-horse-battery-staple"
+# The authenticator secret of every test user's device (hex, as django-otp stores it).
+TEST_TOTP_KEY = "3132333435363738393031323334353637383930"  # RFC 6238's test secret
+
+_db_ready = threading.Event()
+_plain_login = Client._login
+
+
+def totp_device(user):
+    """The user's confirmed TOTP device, made with TEST_TOTP_KEY when it has none."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+    if device is None:
+        device = TOTPDevice.objects.create(
+            user=user, name="test authenticator", key=TEST_TOTP_KEY, confirmed=True
+        )
+    return device
+
+
+def totp_code(user, device=None) -> str:
+    """A code the user's device accepts now: the current one, or — when it was already
+    used (each code is accepted once) — the next one, which the device's tolerance of one
+    step still accepts; waits for the next step when both were used."""
+    from django_otp.oath import TOTP, hotp
+
+    device = device or totp_device(user)
+    while True:
+        device.refresh_from_db()
+        now_t = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift).t()
+        for t in range(now_t, now_t + device.tolerance + 1):
+            if t > device.last_t:
+                return f"{hotp(device.bin_key, t, digits=device.digits):0{device.digits}d}"
+        time.sleep(1)
+
+
+def verify_session(client, user):
+    """Mark the test client's session as verified by the user's TOTP device, as the code
+    step (`/accounts/two-factor/`) does after a right code."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = totp_device(user).persistent_id
+    session.save()
+
+
+def login_without_code(client, user):
+    """`force_login` that stops before the code step: the session knows the user but is
+    not verified (the second-factor tests)."""
+    _plain_login(client, user, "django.contrib.auth.backends.ModelBackend")
+    return client
+
+
+def _login_with_second_factor(self, user, backend=None):
+    _plain_login(self, user, backend)
+    from core.two_factor import requires_two_factors
+
+    if requires_two_factors(user):
+        verify_session(self, user)
+
+
+@pytest.fixture(autouse=True)
+def _second_factor_in_test_logins(monkeypatch):
+    """`client.login()` and `client.force_login()` of a user whose role logs in with two
+    factors give a session verified by a TOTP device (made with TEST_TOTP_KEY), as after
+    the code step. The requirement itself stays on: a request of such a user without a
+    verified session goes to the code step (`login_without_code` makes one)."""
+    monkeypatch.setattr(Client, "_login", _login_with_second_factor)
 
 
 def _user(username, group=None, **extra):
@@ -16,19 +88,35 @@ def _user(username, group=None, **extra):
     return user
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    """Throttle counters live in the cache; each test starts with none."""
-    from django.core.cache import cache
-
-    cache.clear()
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """pytest-django's test databases, noting that they exist (for `_fresh_cache`)."""
+    _db_ready.set()
     yield
-    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache(django_db_blocker):
+    """Throttle counters live in the cache — the database cache, a table of the test
+    database. A test's own rows go with its transaction; a transactional test's stay, so
+    the table is emptied after every test once the test databases exist."""
+    yield
+    if _db_ready.is_set():
+        from django.core.cache import cache
+
+        with django_db_blocker.unblock():
+            cache.clear()
 
 
 @pytest.fixture
 def password():
     return PASSWORD
+
+
+@pytest.fixture
+def otp_code():
+    """`otp_code(user)`: a code the user's authenticator (made if missing) accepts now."""
+    return totp_code
 
 
 @pytest.fixture

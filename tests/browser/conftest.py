@@ -123,15 +123,56 @@ def new_page(browser, request):
         context.close()
 
 
-def login(page, live_server, username, password):
-    """Log in through the login page as a user would, and wait to leave it."""
+def login(page, live_server, username, password, *, key_hex=None):
+    """Log in through the login page as a user would, and wait to leave it. A user whose
+    role logs in with two factors then gives the code (`second_factor`; `key_hex`: the
+    device's secret, for a server with a database of its own)."""
     from playwright.sync_api import expect
 
-    page.goto(f"{live_server.url}/accounts/login/")
+    base = getattr(live_server, "url", live_server)
+    page.goto(f"{base}/accounts/login/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     expect(page).not_to_have_url(re.compile(r"/accounts/login/"))
+    if "/accounts/two-factor/" in page.url:
+        second_factor(page, username, key_hex=key_hex)
+
+
+def code_from_secret(secret_b32: str) -> str:
+    """The current code of an authenticator app set up with `secret_b32` (base32)."""
+    from base64 import b32decode
+
+    from django_otp.oath import TOTP
+
+    return f"{TOTP(b32decode(secret_b32)).token():06d}"
+
+
+def second_factor(page, username, *, key_hex=None):
+    """The code step, as the user with an authenticator app: on the enrolment page, set
+    the app up from the secret shown; on the code page, give the code of the user's
+    device — from `key_hex` when given (a server with its own database), else read from
+    the test database (tests.conftest.totp_code)."""
+    from playwright.sync_api import expect
+
+    if "/accounts/two-factor/setup/" in page.url:
+        secret = page.locator("#otp-secret").get_attribute("data-secret")
+        page.get_by_label("Code from your authenticator app").fill(code_from_secret(secret))
+        page.get_by_role("button", name="Confirm").click()
+    else:
+        if key_hex is not None:
+            from base64 import b32encode
+
+            code = code_from_secret(b32encode(bytes.fromhex(key_hex)).decode())
+        else:
+            from django.contrib.auth.models import User
+
+            from tests.conftest import totp_code
+
+            code = totp_code(User.objects.get(username=username))
+        page.get_by_label("Code from your authenticator app").fill(code)
+        page.get_by_role("button", name="Continue").click()
+    expect(page).not_to_have_url(re.compile(r"/accounts/two-factor/"))
 
 
 def shot(page, name):

@@ -2,14 +2,20 @@
 
 Idempotent: running it twice leaves the same data (each app's `demo.seed()` checks for
 its own records first). Demo passwords are for a local trial only and are printed.
+
+The roles that log in with two factors (production, qp, clinician) get an authenticator
+with a fixed, printed secret (`demo.totp.DEMO_TOTP_SECRETS`): add it to an authenticator
+app, or print the current code with `python manage.py demo_code <username>`.
 """
 
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from audit.authenticators import register_device
 from audit.context import Origin, audit_context, audit_origin
 from batches import demo as batches_demo
+from demo.totp import DEMO_TOTP_SECRETS, key_hex
 from dosing import demo as dosing_demo
 from patients import demo as patients_demo
 
@@ -39,6 +45,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         with audit_origin(Origin.COMMAND), transaction.atomic():
             users = self._users()
+            self._authenticators(users)
             with audit_context(actor=users["production"], reason="demo data"):
                 for module in DEMO_MODULES:
                     module.seed(users=users, stdout=self.stdout)
@@ -46,7 +53,24 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for username, group, *_ in DEMO_USERS:
             where = DEMO_START_PAGES[group]
-            self.stdout.write(f"  {username:<11} role {group:<11} → http://127.0.0.1:8000{where}")
+            line = f"  {username:<11} role {group:<11} → http://127.0.0.1:8000{where}"
+            if username in DEMO_TOTP_SECRETS:
+                line += f"  TOTP secret {DEMO_TOTP_SECRETS[username]}"
+            self.stdout.write(line)
+        self.stdout.write(
+            "The TOTP secrets are demo-only: add one to an authenticator app, or print the "
+            "current code with `DEBUG=1 .venv/bin/python manage.py demo_code <username>`."
+        )
+
+    def _authenticators(self, users: dict[str, User]) -> None:
+        """A confirmed authenticator with the fixed demo secret for each two-factor role
+        user that has none (an administrator's reset is respected: not re-created while
+        the user has enrolled another)."""
+        for user in users.values():
+            secret = DEMO_TOTP_SECRETS.get(user.username)
+            if secret is None or user.totpdevice_set.exists():
+                continue
+            register_device(user, key_hex=key_hex(secret), actor=None, reason="demo authenticator")
 
     def _users(self) -> dict[str, User]:
         users = {}
