@@ -6,8 +6,8 @@ fat); release specification v1 with every check the paper and GMP practice name;
 released batches of 12 bags (48 bags of 50–75 ×10⁶ cells, ~20 ml: enough for the
 13-patient, 25-dose cohort with spare stock), one batch rejected for a failed CD105 (its
 failing check is on the batch page), and one new batch in quarantine that a user can
-release as the QP. Every record is made through the services, so the audit trail and the
-signatures are real.
+release as the QP. Every record is made through the services (`batches.services`,
+`sites.services`), so the audit trail and the signatures are real.
 
 Facility identification numbers are invented. The 2019–2020 batches carry a 10-year shelf
 life, a demo assumption so that their bags can still be allocated today.
@@ -22,18 +22,14 @@ from django.utils import timezone
 
 from batches import services
 from batches.isbt import make_din
-from batches.models import (
-    Batch,
-    Donor,
-    Procurement,
-    ReleaseSpecification,
-    SerologyResult,
-    SpecificationItem,
-)
+from batches.models import SerologyResult, SpecificationItem
+from sites import services as site_services
 from sites.models import Facility
 
 DEMO_QP_PASSWORD = "celltrack-demo"
 IMPD = "PEI-15-103"
+# The reason on the trail of every demo record (the command's own audit context says so).
+DEMO_REASON = "demo data"
 
 FACILITIES = [
     ("ESSAL", "Hospital Universitario de Salamanca — Unidad de Producción Celular", "Salamanca"),
@@ -112,12 +108,19 @@ def seed(*, users, stdout) -> None:
         return
     production, qp = users["production"], users["qp"]
 
-    facilities = {}
-    for fin, name, _short in FACILITIES:
-        facilities[fin] = Facility(fin=fin, name=name, authorisation_ref=f"AEMPS-GMP-{fin}")
-        facilities[fin].save()
-
-    spec = ReleaseSpecification(
+    facilities = {
+        fin: site_services.create_facility(
+            actor=production,
+            reason=DEMO_REASON,
+            fin=fin,
+            name=name,
+            authorisation_ref=f"AEMPS-GMP-{fin}",
+        )
+        for fin, name, _short in FACILITIES
+    }
+    spec = services.create_specification(
+        actor=production,
+        reason=DEMO_REASON,
         code="AT-MSC-REL",
         version=1,
         effective_from=datetime.date(2019, 6, 1),
@@ -125,11 +128,11 @@ def seed(*, users, stdout) -> None:
         "CGH array, potency, viability before cryopreservation, sterility, mycoplasma, "
         "endotoxin.",
     )
-    spec.save()
-    items = {}
-    for category, parameter, kind, limit, unit in SPEC_V1:
-        item = SpecificationItem(
-            specification=spec,
+    items = {
+        parameter: services.add_specification_item(
+            spec,
+            actor=production,
+            reason=DEMO_REASON,
             category=category,
             parameter=parameter,
             kind=kind,
@@ -138,21 +141,21 @@ def seed(*, users, stdout) -> None:
             expected_result=limit if kind == "expected" else "",
             unit=unit,
         )
-        item.save()
-        items[parameter] = item
+        for category, parameter, kind, limit, unit in SPEC_V1
+    }
 
     donors, procurements = {}, {}
     for code, age, sex, fin, procured_on in DONORS:
-        donor = Donor(
+        donors[code] = services.create_donor(
+            actor=production,
+            reason=DEMO_REASON,
             code=code,
             age_at_donation=age,
             sex=sex,
             consent_for_clinical_use=True,
             consent_signed_on=procured_on - datetime.timedelta(days=14),
         )
-        donor.save()
-        donors[code] = donor
-        procurements[code] = _procure(donor, fin, procured_on)
+        procurements[code] = _procure(donors[code], fin, procured_on, production)
 
     # (facility, sequence, donor, doublings, passages, viability, bags, fate, overrides)
     plan = [
@@ -175,6 +178,7 @@ def seed(*, users, stdout) -> None:
     ) in enumerate(plan, start=1):
         procured_on = procurements[code].procured_on
         batch = _batch(
+            production,
             facilities[fin],
             make_din(fin, procured_on.year, seq),
             donors[code],
@@ -217,8 +221,9 @@ def seed(*, users, stdout) -> None:
     # A new batch from donor ATD-005's second procurement, in quarantine, ready for the QP.
     today = timezone.localdate()
     procured_on = today - datetime.timedelta(days=40)
-    procurement = _procure(donors["ATD-005"], "ESMAR", procured_on)
+    procurement = _procure(donors["ATD-005"], "ESMAR", procured_on, production)
     batch = _batch(
+        production,
         facilities["ESMAR"],
         make_din("ESMAR", procured_on.year, 106),
         donors["ATD-005"],
@@ -249,36 +254,36 @@ def seed(*, users, stdout) -> None:
     )
 
 
-def _procure(donor, fin, procured_on):
-    procurement = Procurement(
-        donor=donor,
+def _procure(donor, fin, procured_on, actor):
+    """A liposuction and the donor's negative serology on the day (a look-back reason
+    where a QP has already decided on a batch from the donor)."""
+    procurement = services.record_procurement(
+        donor,
+        actor=actor,
+        reason=DEMO_REASON,
         procured_on=procured_on,
         site=SITES[fin],
         lipoaspirate_volume_ml=Decimal("100.0"),
         fat_weight_g=Decimal("50.0"),
         performed_by=f"Surgeon {fin}-PS1",
     )
-    procurement.save()
-    for test in [
-        SerologyResult.Test.HIV,
-        SerologyResult.Test.HBSAG,
-        SerologyResult.Test.ANTI_HBC,
-        SerologyResult.Test.HCV,
-        SerologyResult.Test.SYPHILIS,
-        SerologyResult.Test.HTLV,
-    ]:
-        SerologyResult(
-            donor=donor,
+    for test in SerologyResult.Test:
+        services.record_serology(
+            donor,
+            actor=actor,
+            reason=DEMO_REASON,
             test=test,
             result=SerologyResult.Result.NEGATIVE,
             sampled_on=procured_on,
-        ).save()
+        )
     return procurement
 
 
-def _batch(facility, din, donor, procurement, spec, **data):
+def _batch(actor, facility, din, donor, procurement, spec, **data):
     cryopreserved_on = data["cryopreserved_on"]
-    batch = Batch(
+    return services.create_batch(
+        actor=actor,
+        reason=DEMO_REASON,
         din=din,
         donor=donor,
         procurement=procurement,
@@ -291,9 +296,6 @@ def _batch(facility, din, donor, procurement, spec, **data):
         expires_on=cryopreserved_on.replace(year=cryopreserved_on.year + data["shelf_life_years"]),
         viability_pct=Decimal(data["viability"]),
     )
-    batch.full_clean()
-    batch.save()
-    return batch
 
 
 def _checks(batch, items, results, actor):

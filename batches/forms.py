@@ -1,5 +1,6 @@
-"""Input shapes of the production admin: the change reason, the QP's signing forms and
-the bag-creation form. Forms check input; the services decide."""
+"""Input shapes of the production admin: the QP's signing forms and the bag-creation
+form (the change reason is `audit.admin.ReasonForm`). Forms check input; the services
+decide."""
 
 from __future__ import annotations
 
@@ -8,28 +9,6 @@ from django import forms
 from batches.models import MAX_BAG_CELLS, MIN_BAG_CELLS
 from batches.services import BOX_POSITIONS, DEFAULT_PRODUCT_CODE
 from core.formatting import MILLION, millions
-
-
-class ReasonForm(forms.ModelForm):
-    """Adds the change reason the audit trail records (required for corrections)."""
-
-    change_reason = forms.CharField(
-        label="Reason for change",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
-        help_text="Recorded on the audit trail with your name.",
-    )
-    reason_needed = False
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.reason_needed:
-            field = self.fields["change_reason"]
-            field.required = True
-            field.help_text = (
-                "This record is closed (a QP has decided on it): any change is a "
-                "correction and needs a written reason, recorded on the audit trail."
-            )
 
 
 class SignForm(forms.Form):

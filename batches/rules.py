@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.utils import timezone
 
+from audit.models import Signature
 from audit.signatures import signature_matches
 from core.formatting import fmt_time, plain_decimal
 
@@ -271,6 +272,19 @@ def release_failures(
     return failures
 
 
+def identity_refusal(batch, fields) -> str | None:
+    """Why `fields` of `batch` may not change, or None: a batch's identity (DIN, donor,
+    procurement, facility, specification) is fixed once it has left production — it is
+    what the QP judges and what the bags are labelled with."""
+    fixed = sorted(set(fields) & set(batch.IDENTITY_FIELDS))
+    if fixed and batch.status != batch.Status.IN_PRODUCTION:
+        return (
+            f"Batch {batch.code} is {batch.get_status_display().lower()}: its identity "
+            f"({', '.join(fixed)}) is fixed once it has left production."
+        )
+    return None
+
+
 def batch_problem(batch, on_date: datetime.date) -> str | None:
     """Why nothing of `batch` may go on towards a patient on `on_date`, or None.
 
@@ -288,7 +302,7 @@ def batch_problem(batch, on_date: datetime.date) -> str | None:
             f"(day of this step: {on_date}). Cancel the dose; its bags must not be used."
         )
     signature = batch.decision_signature()
-    if signature is None or signature.meaning != "released":
+    if signature is None or signature.meaning != Signature.Meaning.RELEASED:
         return (
             f"batch {batch.code} has no QP release signature on file. Ask the Qualified Person "
             "to review and sign the release before any of it is used."

@@ -7,6 +7,7 @@
 from django.db import models
 
 from audit.audited import AuditedModel
+from sites.querysets import FacilityQuerySet
 
 # Facilities were `batches.facility` until migration sites 0001. The audit trail is
 # append-only and hash-chained, so the events written before the move keep that object
@@ -25,6 +26,8 @@ class Facility(AuditedModel):
     )
     name = models.CharField(max_length=200)
     authorisation_ref = models.CharField("GMP authorisation", max_length=100, blank=True)
+
+    objects = FacilityQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "facilities"

@@ -1,8 +1,9 @@
 """The production tool: donors, batches, checks, bags and the QP's signed decision.
 
-Every admin write reaches the audit trail with the logged-in user as actor. Records a QP
-has decided on (and the donor data behind them) ask for a written reason before any
-change; state changes (submit, release, reject, bag creation) go through the services.
+Every admin write goes through `batches.services` (the shared base is
+`audit.admin.AuditedAdmin`, which never saves a record itself), so it reaches the audit
+trail with the logged-in user as actor and the reason typed. Records a QP has decided on
+(and the donor data behind them) ask for a written reason before any change.
 
 One module per noun; importing them registers their admins. The GMP facility's admin
 is in `sites.admin`.

@@ -1,7 +1,8 @@
 """Storage positions, bags and their chain of custody; the batch's "Create bags" action.
 
-Bags are made only by that action (through `services.create_bags`); custody events
-are written by the services and never edited here.
+Bags are made only by that action (through `services.create_bags`) and move between
+positions through `services.relocate_bag` (a custody event); custody events are written
+by the services and never edited here.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
-from audit.admin import AuditHistoryMixin
+from audit.admin import AuditHistoryMixin, ReadOnlyAdmin, ReadOnlyInline, RecordServices
 from batches import services
-from batches.admin.base import AuditedAdmin, ReadOnlyInline, action_page
+from batches.admin.base import ProductionAdmin, action_page
 from batches.forms import CreateBagsForm
 from batches.models import Bag, BagEvent, StorageLocation
 from core.exceptions import DomainError
@@ -20,10 +21,17 @@ from core.formatting import millions
 
 
 @admin.register(StorageLocation)
-class StorageLocationAdmin(AuditedAdmin):
+class StorageLocationAdmin(ProductionAdmin):
     list_display = ["__str__", "tank", "rack", "box", "position", "occupied_by"]
     list_filter = ["tank"]
     search_fields = ["tank", "rack", "box", "position", "bags__code"]
+    record_fields = services.LOCATION_FIELDS
+    record_services = RecordServices(
+        services,
+        "create_storage_location",
+        "correct_storage_location",
+        "delete_storage_location",
+    )
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("bags")
@@ -97,7 +105,10 @@ class BagEventInline(ReadOnlyInline):
 
 
 @admin.register(Bag)
-class BagAdmin(AuditedAdmin):
+class BagAdmin(ProductionAdmin):
+    """A bag's page: only its storage position changes here (a custody step); its status
+    moves through the services (release, allocation, thaw, …), never by hand."""
+
     list_display = ["code", "batch", "status", "nominal_cells", "volume_ml", "location"]
     list_filter = ["status", "batch__facility"]
     search_fields = ["code", "batch__din"]
@@ -124,19 +135,20 @@ class BagAdmin(AuditedAdmin):
             return [*self.readonly_fields, "location"]
         return self.readonly_fields
 
+    def change_record(self, request, obj, form, reason):
+        if "location" not in form.changed_data:
+            return obj
+        return services.relocate_bag(
+            obj, form.cleaned_data["location"], actor=request.user, reason=reason
+        )
+
 
 @admin.register(BagEvent)
-class BagEventAdmin(AuditHistoryMixin, admin.ModelAdmin):
+class BagEventAdmin(AuditHistoryMixin, ReadOnlyAdmin):
     list_display = ["bag", "from_status", "to_status", "occurred_at", "actor", "location"]
     list_filter = ["to_status"]
     search_fields = ["bag__code"]
     list_select_related = ["bag", "actor"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def get_queryset(self, request):
+        return super().get_queryset(request).for_user(request.user)

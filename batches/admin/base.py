@@ -1,16 +1,14 @@
-"""What every production admin page shares: audited writes with a change reason,
-read-only inlines, and the intermediate page an action shows before it runs."""
+"""What every production admin page shares beyond the audited base (`audit.admin`):
+holds reported after a write, compact inline selects, and the intermediate page an
+action shows before it runs."""
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from audit.admin import AuditHistoryMixin
-from audit.context import audit_context
-from batches.forms import ReasonForm
+from audit.admin import AuditedAdmin
 from core.exceptions import DomainError
 
 
@@ -28,75 +26,13 @@ def no_related_links(formset, *names):
     return formset
 
 
-def stored_snapshot(obj) -> dict:
-    return getattr(obj, "_audit_loaded", None) or obj.audit_snapshot()
+class ProductionAdmin(AuditedAdmin):
+    """A production record's admin (`audit.admin.AuditedAdmin`: every write through
+    `batches.services`) that says plainly when a change put a released batch on hold."""
 
-
-def needs_reason(obj) -> bool:
-    """Whether a change to this stored record is a correction that needs a reason."""
-    return obj is not None and obj.pk is not None and obj.reason_required(stored_snapshot(obj))
-
-
-class AuditedAdmin(AuditHistoryMixin, admin.ModelAdmin):
-    """Admin base for audited records: writes run inside `audit_context(request.user)`."""
-
-    form = ReasonForm
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-        return type(form.__name__, (form,), {"reason_needed": needs_reason(obj)})
-
-    def _reason(self, request, form=None) -> str:
-        if form is not None and hasattr(form, "cleaned_data"):
-            request._audit_reason = form.cleaned_data.get("change_reason", "").strip()
-        return getattr(request, "_audit_reason", "")
-
-    def save_model(self, request, obj, form, change):
-        with audit_context(actor=request.user, reason=self._reason(request, form)):
-            super().save_model(request, obj, form, change)
-
-    def save_related(self, request, form, formsets, change):
-        with audit_context(actor=request.user, reason=self._reason(request)):
-            super().save_related(request, form, formsets, change)
-
-    def delete_model(self, request, obj):
-        with audit_context(actor=request.user, reason="deleted in the admin"):
-            super().delete_model(request, obj)
-
-    def delete_queryset(self, request, queryset):
-        with audit_context(actor=request.user, reason="deleted in the admin"):
-            super().delete_queryset(request, queryset)
-
-    def has_delete_permission(self, request, obj=None):
-        if needs_reason(obj):
-            return False
-        return super().has_delete_permission(request, obj)
-
-    def report_holds(self, request, holds) -> None:
-        """Say plainly that a change put a released batch back on hold, and why."""
-        for hold in holds or ():
+    def after_write(self, request, saved) -> None:
+        for hold in getattr(saved, "holds", None) or ():
             self.message_user(request, hold.message, messages.WARNING)
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except DomainError as error:
-            # The transaction has rolled back: nothing was saved. Say why, never a 500.
-            for message in error.messages:
-                self.message_user(request, message, messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 def report_refusal(modeladmin, request, batch, error: DomainError, verb: str) -> None:

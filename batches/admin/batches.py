@@ -1,8 +1,9 @@
 """Batches and their release checks: recording, readiness, correction after a decision.
 
-A released or rejected batch is read-only until "Make a correction" (which needs a
-reason); the QP's decisions come from `batches.admin.signing`, bag creation from
-`batches.admin.bags`.
+Every write goes through `batches.services` (`create_batch`, `correct_batch`,
+`record_check`, `delete_check`). A released or rejected batch is read-only until "Make
+a correction" (which needs a reason); the QP's decisions come from
+`batches.admin.signing`, bag creation from `batches.admin.bags`.
 """
 
 from __future__ import annotations
@@ -11,22 +12,40 @@ from django.contrib import admin
 from django.db.models import Count
 from django.utils.html import format_html, format_html_join
 
-from audit.context import audit_context
+from audit.admin import AuditedInline, RecordServices, needs_reason
 from audit.signatures import signature_matches
 from batches import services
 from batches.admin.bags import BagInline, create_bags_action
-from batches.admin.base import AuditedAdmin, no_related_links, report_refusal, stored_snapshot
+from batches.admin.base import ProductionAdmin, no_related_links, report_refusal
 from batches.admin.signing import DECISION_ACTIONS
-from batches.exceptions import BatchError
 from batches.models import Batch, ReleaseCheck, ReleaseSpecification, SpecificationItem
-from batches.rules import release_failures
+from batches.rules import identity_refusal, release_failures
 from core.exceptions import DomainError
 from core.formatting import fmt_time, local_times_note
 
 
-class ReleaseCheckInline(admin.TabularInline):
+def record_check_row(request, batch, check, reason):
+    """A release check's row or page, recorded through `services.record_check` (which
+    computes pass/fail, refuses moving a stored result to another item or batch, and
+    puts a released batch that now fails on hold)."""
+    return services.record_check(
+        batch,
+        check.item,
+        actor=request.user,
+        tested_on=check.tested_on,
+        value=check.result_value,
+        text=check.result_text,
+        reason=reason,
+        correcting=check if check.pk else None,
+    )
+
+
+def delete_check_row(request, check, reason):
+    services.delete_check(check, actor=request.user, reason=reason)
+
+
+class ReleaseCheckInline(AuditedInline):
     model = ReleaseCheck
-    extra = 0
     # The item reads "parameter criterion" (e.g. "CD73 ≥ 95 %"), so the criterion needs
     # no column of its own: every column fits a 1024 px screen.
     fields = ["item", "result_value", "result_text", "tested_on", "passed"]
@@ -53,15 +72,22 @@ class ReleaseCheckInline(admin.TabularInline):
         return self._editable(request, obj) and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
+        # The service's rule (`ReleaseCheck.deletion_refusal`), asked of this batch.
         return (
             obj is not None
-            and obj.status == Batch.Status.IN_PRODUCTION
-            and (super().has_delete_permission(request, obj))
+            and ReleaseCheck(batch=obj).deletion_refusal() is None
+            and super().has_delete_permission(request, obj)
         )
+
+    def save_row(self, request, parent, obj, changed, reason):
+        return record_check_row(request, parent, obj, reason)
+
+    def delete_row(self, request, obj, reason):
+        delete_check_row(request, obj, reason)
 
 
 @admin.register(Batch)
-class BatchAdmin(AuditedAdmin):
+class BatchAdmin(ProductionAdmin):
     # What production and the QP look for first (code, status) comes first; short
     # headers and the facility's FIN keep every column on a 1024 px screen.
     list_display = [
@@ -86,24 +112,11 @@ class BatchAdmin(AuditedAdmin):
     ]
     inlines = [ReleaseCheckInline, BagInline]
     actions = ["submit_for_release_action", *DECISION_ACTIONS, create_bags_action]
-    IDENTITY_FIELDS = ["din", "donor", "procurement", "facility", "specification"]
+    record_fields = Batch.RECORD_FIELDS
+    record_services = RecordServices(services, "create_batch", "correct_batch", "delete_batch")
 
     def get_fieldsets(self, request, obj=None):
-        main = [
-            "code" if obj else "din",
-            "din" if obj else None,
-            "donor",
-            "procurement",
-            "facility",
-            "impd_reference",
-            "specification",
-            "population_doublings",
-            "passages",
-            "cryopreserved_on",
-            "expires_on",
-            "viability_pct",
-        ]
-        main = [f for f in main if f]
+        main = ["code", *Batch.RECORD_FIELDS] if obj else list(Batch.RECORD_FIELDS)
         sets = [(None, {"fields": main})]
         if obj is not None:
             sets.append(
@@ -140,17 +153,10 @@ class BatchAdmin(AuditedAdmin):
         if obj is None:
             return fields
         if obj.is_locked and not self.correcting(request):
-            return fields + [
-                "din",
-                "donor",
-                "procurement",
-                "facility",
-                "specification",
-                *Batch.CORRECTABLE_FIELDS,
-            ]
-        if obj.status != Batch.Status.IN_PRODUCTION:
-            # Identity is fixed once the batch has left production.
-            return fields + self.IDENTITY_FIELDS
+            return fields + list(Batch.RECORD_FIELDS)
+        if identity_refusal(obj, Batch.IDENTITY_FIELDS):
+            # Identity is fixed once the batch has left production (the service refuses).
+            return fields + list(Batch.IDENTITY_FIELDS)
         return fields
 
     def get_queryset(self, request):
@@ -172,38 +178,13 @@ class BatchAdmin(AuditedAdmin):
             extra_context["can_correct"] = super().has_change_permission(request, obj)
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def save_model(self, request, obj, form, change):
-        reason = self._reason(request, form)
-        if change and (obj.is_locked or obj.reason_required(stored_snapshot(obj))):
-            # A correction (released, rejected, or on hold after release): the service
-            # re-checks the release rules and puts a failing released batch on hold.
-            changes = {
-                f: form.cleaned_data[f] for f in form.changed_data if f in Batch.CORRECTABLE_FIELDS
-            }
-            if changes:
-                corrected = services.correct_batch(
-                    obj, actor=request.user, reason=reason, **changes
-                )
-                self.report_holds(request, corrected.holds)
-            return
-        with audit_context(actor=request.user, reason=reason):
-            obj.save()
-
-    def save_formset(self, request, form, formset, change):
-        if formset.model is not ReleaseCheck:
-            return super().save_formset(request, form, formset, change)
-        reason = self._reason(request)
-        instances = formset.save(commit=False)
-        for obj in formset.deleted_objects:
-            obj.delete()
-        for inline_form in formset.forms:
-            check = inline_form.instance
-            if check not in instances:
-                continue
-            self.report_holds(
-                request, record_check_from_admin(request, check, inline_form, reason).holds
-            )
-        return None
+    def change_record(self, request, obj, form, reason):
+        # A correction once a QP has decided (released, rejected, or on hold after
+        # release) changes only the GMP data; the service re-checks the release rules
+        # and puts a failing released batch on hold.
+        decided = obj.is_locked or needs_reason(obj)
+        fields = Batch.CORRECTABLE_FIELDS if decided else Batch.RECORD_FIELDS
+        return self.correct_fields(request, obj, form, reason, fields)
 
     @admin.display(description="bags", ordering="bag_total")
     def bag_count(self, obj):
@@ -271,34 +252,19 @@ class BatchAdmin(AuditedAdmin):
                 self.message_user(request, f"Batch {batch.code} submitted for QP release.")
 
 
-def record_check_from_admin(request, check, form, reason):
-    """An admin row or page for a release check, recorded through `services.record_check`
-    (which computes pass/fail and puts a released batch that now fails on hold)."""
-    if check.pk and {"item", "batch"} & set(form.changed_data):
-        raise BatchError(
-            "A recorded result cannot be moved to another item or batch: correct its "
-            "value, and record the other item as a new result."
-        )
-    return services.record_check(
-        check.batch,
-        check.item,
-        actor=request.user,
-        tested_on=check.tested_on,
-        value=check.result_value,
-        text=check.result_text,
-        reason=reason,
-    )
-
-
 @admin.register(ReleaseCheck)
-class ReleaseCheckAdmin(AuditedAdmin):
+class ReleaseCheckAdmin(ProductionAdmin):
     list_display = ["batch", "item", "result_value", "result_text", "passed", "tested_on"]
     list_filter = ["passed", "item__category"]
     search_fields = ["batch__din", "item__parameter"]
     list_select_related = ["batch", "item", "item__specification"]
     readonly_fields = ["passed", "recorded_at"]
 
-    def save_model(self, request, obj, form, change):
-        saved = record_check_from_admin(request, obj, form, self._reason(request, form))
-        obj.pk = saved.pk
-        self.report_holds(request, saved.holds)
+    def create_record(self, request, obj, form, reason):
+        return record_check_row(request, obj.batch, obj, reason)
+
+    # The form's batch and item are the ones asked for: the service refuses a move.
+    change_record = create_record
+
+    def delete_record(self, request, obj, reason):
+        delete_check_row(request, obj, reason)

@@ -10,6 +10,7 @@ from rest_framework import serializers
 from audit.models import Signature
 from audit.signatures import signature_matches
 from batches.models import (
+    DECISION_MEANINGS,
     Bag,
     BagEvent,
     Batch,
@@ -32,7 +33,7 @@ def described(**texts: str) -> dict:
 class SerologyResultSerializer(serializers.ModelSerializer):
     class Meta:
         model = SerologyResult
-        fields = ["test", "result", "sampled_on"]
+        fields = list(SerologyResult.RECORD_FIELDS)
         extra_kwargs = described(
             test="Screening test (marker).",
             result="Result of the test.",
@@ -43,7 +44,7 @@ class SerologyResultSerializer(serializers.ModelSerializer):
 class ProcurementSerializer(serializers.ModelSerializer):
     class Meta:
         model = Procurement
-        fields = ["procured_on", "site", "lipoaspirate_volume_ml", "fat_weight_g", "performed_by"]
+        fields = list(Procurement.RECORD_FIELDS)
         extra_kwargs = described(
             procured_on="Date of the liposuction.",
             lipoaspirate_volume_ml="Volume of lipoaspirate collected (ml).",
@@ -61,18 +62,7 @@ class DonorSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Donor
-        fields = [
-            "code",
-            "age_at_donation",
-            "sex",
-            "has_comorbidities",
-            "has_concomitant_treatments",
-            "consent_for_clinical_use",
-            "consent_signed_on",
-            "created_at",
-            "serology",
-            "procurements",
-        ]
+        fields = [*Donor.RECORD_FIELDS, "created_at", "serology", "procurements"]
         extra_kwargs = described(
             age_at_donation="Age in years at donation (eligible donors are younger than 50).",
             sex="Sex of the donor.",
@@ -95,18 +85,7 @@ class SpecificationItemSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SpecificationItem
-        fields = [
-            "specification",
-            "category",
-            "parameter",
-            "kind",
-            "lower_limit",
-            "upper_limit",
-            "expected_result",
-            "unit",
-            "required",
-            "criterion",
-        ]
+        fields = ["specification", *SpecificationItem.RECORD_FIELDS, "criterion"]
         extra_kwargs = described(
             category="Kind of release test.",
             kind="How the result is judged: min, max or expected.",
@@ -193,6 +172,8 @@ class BatchListSerializer(serializers.ListSerializer):
 
 
 def attach_release_signatures(batches) -> None:
+    """Each batch's latest decision signature (`DECISION_MEANINGS`) as
+    `_release_signature`, for a page of batches in one query."""
     by_id = {str(batch.pk): batch for batch in batches}
     for batch in batches:
         batch._release_signature = None
@@ -200,7 +181,7 @@ def attach_release_signatures(batches) -> None:
         Signature.objects.filter(
             object_type=Batch._meta.label_lower,
             object_id__in=list(by_id),
-            meaning__in=[Signature.Meaning.RELEASED, Signature.Meaning.REJECTED],
+            meaning__in=DECISION_MEANINGS,
         )
         .select_related("signer")
         .order_by("signed_at", "id")
@@ -241,11 +222,7 @@ class BatchSerializer(serializers.ModelSerializer):
             "procurement",
             "impd_reference",
             "specification",
-            "population_doublings",
-            "passages",
-            "cryopreserved_on",
-            "expires_on",
-            "viability_pct",
+            *Batch.MANUFACTURING_FIELDS,
             "created_at",
             "checks",
             "release_signature",

@@ -9,9 +9,10 @@ One module per noun; every public name is importable from `batches.models`. The 
 """
 
 from batches.models.bags import MAX_BAG_CELLS, MIN_BAG_CELLS, Bag, BagEvent, StorageLocation
-from batches.models.batches import DECISION_MEANINGS, Batch, ReleaseCheck, decided_batches
+from batches.models.batches import Batch, ReleaseCheck
 from batches.models.donors import Donor, Procurement, SerologyResult
 from batches.models.specifications import ReleaseSpecification, SpecificationItem
+from batches.querysets import DECISION_MEANINGS
 
 __all__ = [
     "DECISION_MEANINGS",
@@ -27,5 +28,4 @@ __all__ = [
     "SerologyResult",
     "SpecificationItem",
     "StorageLocation",
-    "decided_batches",
 ]

@@ -9,6 +9,7 @@ from django.db.models import Q
 
 from audit.audited import AuditedModel
 from batches.models.batches import Batch
+from batches.querysets import BagQuerySet
 
 MIN_BAG_CELLS = 50_000_000
 MAX_BAG_CELLS = 75_000_000
@@ -80,6 +81,8 @@ class Bag(AuditedModel):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUARANTINE)
     discard_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = BagQuerySet.as_manager()
 
     class Meta:
         ordering = ["batch", "division"]

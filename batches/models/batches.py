@@ -1,7 +1,8 @@
-"""GMP batches and their release checks, and which batches a QP has decided on.
+"""GMP batches and their release checks.
 
 Foreign keys to donors and specifications name their model ("batches.Donor"), so this
-module imports neither: `donors` and `specifications` import `decided_batches` from here.
+module imports neither. Which batches a QP has decided on is `Batch.objects.decided()`
+(`batches.querysets`).
 """
 
 from decimal import Decimal
@@ -9,18 +10,15 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import CharField, Exists, OuterRef, Q
-from django.db.models.functions import Cast
 
 from audit.audited import AuditedModel
 from audit.models import Signature
 from batches.isbt import DIN_RE, iso7064_mod37_2
+from batches.models.guards import RefusesDeletion
+from batches.querysets import DECISION_MEANINGS, BatchQuerySet
 from batches.rules import evaluate_check
 from core.formatting import plain_decimal
 from sites.models import Facility
-
-# The meanings of a QP's signature on a batch that decide it.
-DECISION_MEANINGS = ("released", "rejected")
 
 
 class Batch(AuditedModel):
@@ -65,6 +63,8 @@ class Batch(AuditedModel):
     status_changed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = BatchQuerySet.as_manager()
+
     class Meta:
         verbose_name_plural = "batches"
         ordering = ["-created_at"]
@@ -84,14 +84,27 @@ class Batch(AuditedModel):
     # Statuses after the QP's decision: the record is closed, a change is a correction.
     LOCKED_STATUSES = frozenset({"released", "rejected", "recalled", "expired"})
 
-    # The GMP data a correction may change (never the identity, donor or status).
-    CORRECTABLE_FIELDS = (
-        "impd_reference",
+    # What the batch is: fixed once it has left production (`services.correct_batch`).
+    IDENTITY_FIELDS = ("din", "donor", "procurement", "facility", "specification")
+    # What manufacturing measured, in the order the admin's form and the API show it.
+    MANUFACTURING_FIELDS = (
         "population_doublings",
         "passages",
         "cryopreserved_on",
         "expires_on",
         "viability_pct",
+    )
+    # The GMP data a correction may change (never the identity, donor or status).
+    CORRECTABLE_FIELDS = ("impd_reference", *MANUFACTURING_FIELDS)
+    # Every field production records, in the admin form's order.
+    RECORD_FIELDS = (
+        "din",
+        "donor",
+        "procurement",
+        "facility",
+        "impd_reference",
+        "specification",
+        *MANUFACTURING_FIELDS,
     )
 
     def save(self, *args, **kwargs):
@@ -193,19 +206,7 @@ class Batch(AuditedModel):
         return self.signatures().filter(meaning__in=DECISION_MEANINGS).last()
 
 
-def decided_batches(queryset):
-    """The batches of `queryset` a QP has decided on: a closed status (released,
-    rejected, recalled, expired) or a release/rejection signature, so that a batch put
-    back in quarantine on hold after its release still counts as decided."""
-    signed = Signature.objects.filter(
-        object_type=Batch._meta.label_lower,
-        object_id=Cast(OuterRef("pk"), output_field=CharField()),
-        meaning__in=DECISION_MEANINGS,
-    )
-    return queryset.filter(Q(status__in=Batch.LOCKED_STATUSES) | Q(Exists(signed)))
-
-
-class ReleaseCheck(AuditedModel):
+class ReleaseCheck(RefusesDeletion, AuditedModel):
     """A recorded result against a specification item. Pass/fail is computed, never typed."""
 
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="checks")
@@ -254,3 +255,14 @@ class ReleaseCheck(AuditedModel):
 
     def reason_required(self, stored: dict) -> bool:
         return self.batch.reason_required({"status": self.batch.status})
+
+    def deletion_refusal(self) -> str | None:
+        """A result is deleted only while its batch is in production; after that it is
+        corrected (with a reason once a QP has decided on the batch)."""
+        if self.batch.status != Batch.Status.IN_PRODUCTION:
+            return (
+                f"Batch {self.batch.code} is {self.batch.get_status_display().lower()}: a "
+                "release check is deleted only while the batch is in production; correct "
+                "the result instead."
+            )
+        return None

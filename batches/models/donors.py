@@ -6,8 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from audit.audited import AuditedModel
-from batches.exceptions import BatchError
-from batches.models.batches import decided_batches
+from batches.models.guards import RefusesDeletion
 
 
 class Donor(AuditedModel):
@@ -30,6 +29,17 @@ class Donor(AuditedModel):
     consent_signed_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # What production records about a donor: the admin's form, the service, the API.
+    RECORD_FIELDS = (
+        "code",
+        "age_at_donation",
+        "sex",
+        "has_comorbidities",
+        "has_concomitant_treatments",
+        "consent_for_clinical_use",
+        "consent_signed_on",
+    )
+
     class Meta:
         ordering = ["code"]
 
@@ -42,15 +52,36 @@ class Donor(AuditedModel):
 
     def has_decided_batch(self) -> bool:
         """Whether a QP has released or rejected a batch from this donor (see
-        `decided_batches`: a batch put back on hold after release still counts)."""
-        return self.pk is not None and decided_batches(self.batches.all()).exists()
+        `BatchQuerySet.decided`: a batch put back on hold after release still counts)."""
+        return self.pk is not None and self.batches.decided().exists()
 
     def reason_required(self, stored: dict) -> bool:
         # Eligibility data behind a QP decision is not changed without saying why.
         return self.has_decided_batch()
 
 
-class SerologyResult(AuditedModel):
+class DonorRecord(RefusesDeletion, AuditedModel):
+    """What is recorded about a donor (serology, procurement). Once a QP has decided on a
+    batch from the donor, a record is corrected with a written reason, never deleted."""
+
+    record_name = "a record"  # how the refusal names it
+
+    class Meta:
+        abstract = True
+
+    def reason_required(self, stored: dict) -> bool:
+        return self.donor.has_decided_batch()
+
+    def deletion_refusal(self) -> str | None:
+        if self.donor.has_decided_batch():
+            return (
+                f"Donor {self.donor.code} has a batch a QP has decided on: "
+                f"{self.record_name} is corrected (with a reason), never deleted."
+            )
+        return None
+
+
+class SerologyResult(DonorRecord):
     """One dated donor screening result (EU/Spanish donation legislation)."""
 
     class Test(models.TextChoices):
@@ -66,10 +97,14 @@ class SerologyResult(AuditedModel):
         POSITIVE = "positive", "Positive"
         INDETERMINATE = "indeterminate", "Indeterminate"
 
+    record_name = "a serology result"
+
     donor = models.ForeignKey(Donor, on_delete=models.PROTECT, related_name="serology")
     test = models.CharField(max_length=10, choices=Test.choices)
     result = models.CharField(max_length=14, choices=Result.choices)
     sampled_on = models.DateField()
+
+    RECORD_FIELDS = ("test", "result", "sampled_on")
 
     class Meta:
         ordering = ["donor", "test", "-sampled_on"]
@@ -81,20 +116,11 @@ class SerologyResult(AuditedModel):
     def audit_code(self):
         return f"{self.donor.code}/{self.test}/{self.sampled_on}"
 
-    def reason_required(self, stored: dict) -> bool:
-        return self.donor.has_decided_batch()
 
-    def delete(self, *args, **kwargs):
-        if self.donor.has_decided_batch():
-            raise BatchError(
-                f"Donor {self.donor.code} has a batch a QP has decided on: a serology result "
-                "is corrected (with a reason), never deleted."
-            )
-        return super().delete(*args, **kwargs)
-
-
-class Procurement(AuditedModel):
+class Procurement(DonorRecord):
     """Liposuction by plastic surgery: about 100 ml lipoaspirate, about 50 g of fat."""
+
+    record_name = "a procurement record"
 
     donor = models.ForeignKey(Donor, on_delete=models.PROTECT, related_name="procurements")
     procured_on = models.DateField()
@@ -113,6 +139,14 @@ class Procurement(AuditedModel):
     )
     performed_by = models.CharField(max_length=200, help_text="Surgeon (staff name or code).")
 
+    RECORD_FIELDS = (
+        "procured_on",
+        "site",
+        "lipoaspirate_volume_ml",
+        "fat_weight_g",
+        "performed_by",
+    )
+
     class Meta:
         ordering = ["-procured_on"]
 
@@ -122,6 +156,3 @@ class Procurement(AuditedModel):
     @property
     def audit_code(self):
         return f"{self.donor.code}/{self.procured_on}"
-
-    def reason_required(self, stored: dict) -> bool:
-        return self.donor.has_decided_batch()

@@ -1,13 +1,12 @@
 """Release specifications: versioned limits, frozen once a QP decision used them."""
 
-from django.db import models, transaction
+from django.db import models
 from django.db.models import Q
 
 from audit.audited import AuditedModel
-from audit.context import audit_context, current_context
 from batches.exceptions import SpecificationInUseError
-from batches.models.batches import decided_batches
-from batches.rules import evaluate_check
+from batches.models.guards import RefusesDeletion
+from batches.querysets import SpecificationQuerySet
 from core.formatting import plain_decimal
 
 
@@ -21,6 +20,11 @@ class ReleaseSpecification(AuditedModel):
         default=True, help_text="New batches take the newest active version."
     )
     notes = models.TextField(blank=True)
+
+    objects = SpecificationQuerySet.as_manager()
+
+    # What production records about a version (the admin's form and the service).
+    RECORD_FIELDS = ("code", "version", "effective_from", "is_active", "notes")
 
     class Meta:
         ordering = ["code", "-version"]
@@ -37,14 +41,16 @@ class ReleaseSpecification(AuditedModel):
 
     def is_in_use(self) -> bool:
         """Whether a batch has been decided against this version (then it is frozen)."""
-        return self.pk is not None and decided_batches(self.batches.all()).exists()
+        return self.pk is not None and self.batches.decided().exists()
 
     def reason_required(self, stored: dict) -> bool:
         return self.is_in_use()
 
 
-class SpecificationItem(AuditedModel):
+class SpecificationItem(RefusesDeletion, AuditedModel):
     """One required check of a specification and its acceptance criterion."""
+
+    deletion_error = SpecificationInUseError
 
     class Category(models.TextChoices):
         MORPHOLOGY = "morphology", "ISCT: morphology"
@@ -73,6 +79,18 @@ class SpecificationItem(AuditedModel):
     expected_result = models.CharField(max_length=60, blank=True)
     unit = models.CharField(max_length=20, blank=True)
     required = models.BooleanField(default=True)
+
+    # An item's criterion, in the order the specification's inline and the API show it.
+    RECORD_FIELDS = (
+        "category",
+        "parameter",
+        "kind",
+        "lower_limit",
+        "upper_limit",
+        "expected_result",
+        "unit",
+        "required",
+    )
 
     class Meta:
         ordering = ["specification", "category", "parameter"]
@@ -111,64 +129,50 @@ class SpecificationItem(AuditedModel):
     def reason_required(self, stored: dict) -> bool:
         return self.specification.is_in_use()
 
-    # The fields a result is judged against: a change re-evaluates every stored result.
+    # The fields a result is judged against: a change re-evaluates every stored result
+    # (`services.correct_specification_item`).
     LIMIT_FIELDS = ("kind", "lower_limit", "upper_limit", "expected_result")
 
-    def _refuse_if_in_use(self, spec_id, verb: str) -> None:
+    @staticmethod
+    def in_use_refusal(spec_id, refused: str) -> str | None:
+        """Why version `spec_id` takes no such change ("<refused>"), or None if unused."""
         if spec_id is None:
-            return
+            return None
         spec = ReleaseSpecification.objects.get(pk=spec_id)
-        if spec.is_in_use():
-            raise SpecificationInUseError(
-                f"Specification {spec} has been used for a QP release or rejection: its "
-                f"items cannot be {verb}. To change a limit, create a new version of the "
-                "specification and use it for new batches."
-            )
+        if not spec.is_in_use():
+            return None
+        return (
+            f"Specification {spec} has been used for a QP release or rejection: "
+            f"{refused}. To change a limit, create a new version of the "
+            "specification and use it for new batches."
+        )
+
+    @classmethod
+    def refuse_if_in_use(cls, spec_id, refused: str) -> None:
+        refusal = cls.in_use_refusal(spec_id, refused)
+        if refusal:
+            raise SpecificationInUseError(refusal)
+
+    def deletion_refusal(self) -> str | None:
+        stored = type(self)._base_manager.filter(pk=self.pk).first()
+        spec_id = stored.specification_id if stored else None
+        return self.in_use_refusal(spec_id, "its items cannot be deleted")
 
     def save(self, *args, **kwargs):
-        """Save, refusing any change to a version in use; recompute stored results.
+        """Save, refusing any change to a version in use.
 
-        A version a QP has decided against is frozen, in the model as well as the admin:
-        an item of it cannot be changed, deleted or moved to another version, and no
-        item can be moved into it (`SpecificationInUseError`, telling the user to make a
-        new version). Adding a new item to a used version is refused by the admin (both
-        the specification's inline and the item page offer only unused versions).
-
-        When the limit of an item of an unused version changes, each stored result whose
-        pass/fail it changes is saved again (audit action `recompute`) in the same
-        transaction, so the pass/fail shown always matches the limit.
+        A version a QP has decided against is frozen, whoever writes: an item of it
+        cannot be changed, deleted or moved to another version, nor an item moved into it
+        (`SpecificationInUseError`, telling the user to make a new version). Adding an
+        item to it is refused by `services.add_specification_item`; the pass/fail of
+        stored results is recomputed by the service that changes a limit
+        (`services.correct_specification_item`).
         """
         stored = None
         if self.pk is not None:
             stored = type(self)._base_manager.filter(pk=self.pk).first()
         if stored is not None:
-            self._refuse_if_in_use(stored.specification_id, "changed")
+            self.refuse_if_in_use(stored.specification_id, "its items cannot be changed")
             if stored.specification_id != self.specification_id:
-                self._refuse_if_in_use(self.specification_id, "moved into it")
-        limit_changed = stored is not None and any(
-            getattr(stored, f) != getattr(self, f) for f in self.LIMIT_FIELDS
-        )
-        with transaction.atomic(using=kwargs.get("using")):
-            super().save(*args, **kwargs)
-            if limit_changed:
-                ctx = current_context()
-                note = (
-                    f"{self.specification} {self.parameter}: criterion changed from "
-                    f"{stored.criterion} to {self.criterion}; pass/fail recomputed"
-                )
-                if ctx is not None and ctx.reason.strip():
-                    note = f"{note} ({ctx.reason.strip()})"
-                with audit_context(actor=ctx.actor if ctx else None, reason=note):
-                    for check in self.results.select_related("batch").select_for_update(
-                        of=("self",)
-                    ):
-                        check.item = self
-                        if check.passed != evaluate_check(
-                            self, check.result_value, check.result_text
-                        ):
-                            check.save(audit_action="recompute")
-
-    def delete(self, *args, **kwargs):
-        stored = type(self)._base_manager.filter(pk=self.pk).first()
-        self._refuse_if_in_use(stored.specification_id if stored else None, "deleted")
-        return super().delete(*args, **kwargs)
+                self.refuse_if_in_use(self.specification_id, "its items cannot be moved into it")
+        super().save(*args, **kwargs)

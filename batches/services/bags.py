@@ -13,7 +13,8 @@ from django.utils import timezone
 from audit.context import audit_context
 from batches.exceptions import BagCreationError
 from batches.models import Bag, BagEvent, Batch, StorageLocation
-from batches.services.base import lock_batch, validation_messages
+from batches.services.base import lock_batch
+from core.exceptions import validation_messages
 
 # The demo ISBT 128 product code: S + an invented 4-digit description code + V
 # (volunteer allogeneic) + 00 (no division in the product code itself).

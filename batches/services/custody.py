@@ -1,16 +1,21 @@
-"""A bag's chain of custody: which status may follow which, and the step itself."""
+"""A bag's chain of custody: which status may follow which, and each step: one bag's
+move (`move_bag`), many bags reserved at once (`reserve_bags`), a move in storage
+(`relocate_bag`)."""
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from audit.context import audit_context
 from batches.exceptions import BagTransitionError
-from batches.models import Bag, BagEvent
+from batches.models import Bag, BagEvent, StorageLocation
+from core.exceptions import validation_messages
 
 S = Bag.Status
 
@@ -34,6 +39,22 @@ LEAVES_STORAGE = frozenset({S.THAWED, S.IN_REFRESH, S.DISCARDED})
 
 def status_label(status: str) -> str:
     return str(S(status).label).lower()
+
+
+def _refuse_transition(code: str, from_status: str, to_status: str) -> None:
+    """Refuse a step `BAG_TRANSITIONS` does not allow, naming the allowed ones."""
+    if to_status not in BAG_TRANSITIONS[from_status]:
+        allowed = (
+            ", ".join(sorted(status_label(s) for s in BAG_TRANSITIONS[from_status])) or "none"
+        )
+        raise BagTransitionError(
+            f"Bag {code} is {status_label(from_status)}: it cannot become "
+            f"{status_label(to_status)} (allowed next: {allowed})."
+        )
+
+
+def _lock(bag: Bag) -> Bag:
+    return Bag.objects.select_for_update(of=("self",)).select_related("location").get(pk=bag.pk)
 
 
 @transaction.atomic
@@ -62,16 +83,9 @@ def move_bag(
         to_status = S(to_status)
     except ValueError:
         raise BagTransitionError(f"'{to_status}' is not a bag status.") from None
-    locked = Bag.objects.select_for_update(of=("self",)).select_related("location").get(pk=bag.pk)
+    locked = _lock(bag)
     from_status = S(locked.status)
-    if to_status not in BAG_TRANSITIONS[from_status]:
-        allowed = (
-            ", ".join(sorted(status_label(s) for s in BAG_TRANSITIONS[from_status])) or "none"
-        )
-        raise BagTransitionError(
-            f"Bag {locked.code} is {status_label(from_status)}: it cannot become "
-            f"{status_label(to_status)} (allowed next: {allowed})."
-        )
+    _refuse_transition(locked.code, from_status, to_status)
     if to_status == S.DISCARDED:
         if not reason.strip():
             raise BagTransitionError(f"Bag {locked.code}: give the reason for discarding it.")
@@ -115,3 +129,94 @@ def record_custody_event(
         location=location,
         note=note,
     )
+
+
+@transaction.atomic
+def reserve_bags(
+    bags: Sequence[Bag],
+    *,
+    actor: AbstractBaseUser | None,
+    note: str,
+    reason: str = "",
+    at: datetime.datetime | None = None,
+) -> int:
+    """Reserve the bags still `available` of `bags`, all at once; return how many.
+
+    The step available → reserved of `BAG_TRANSITIONS`, made safe under concurrency: one
+    conditional UPDATE takes only the rows still available (locked first; one audit
+    event `bag_reserved` per bag taken), so two allocations can never take the same bag.
+    When every bag was taken, each gets its custody event (from, to, `at`, actor, its
+    storage position, `note`). When fewer were taken, nothing more is written and the
+    count says so: the caller refuses, and its transaction rolls the reservations back.
+
+    The audit reason is `reason`, else `note`. The instances given are not refreshed
+    (their `status` still reads `available`).
+    """
+    bags = list(bags)
+    _refuse_transition(", ".join(b.code for b in bags), S.AVAILABLE, S.RESERVED)
+    with audit_context(actor=actor, reason=reason.strip() or note.strip()):
+        taken = Bag.objects.filter(pk__in=[b.pk for b in bags], status=S.AVAILABLE).update_audited(
+            audit_action=f"bag_{S.RESERVED}", status=S.RESERVED
+        )
+        if taken == len(bags):
+            for bag in bags:
+                record_custody_event(
+                    bag,
+                    S.AVAILABLE,
+                    S.RESERVED,
+                    actor=actor,
+                    location=str(bag.location) if bag.location_id else "",
+                    note=note,
+                    at=at,
+                )
+    return taken
+
+
+@transaction.atomic
+def relocate_bag(
+    bag: Bag,
+    location: StorageLocation | None,
+    *,
+    actor: AbstractBaseUser | None,
+    reason: str = "",
+    note: str = "",
+    at: datetime.datetime | None = None,
+) -> Bag:
+    """Move a stored bag to another storage position, with its custody event.
+
+    Only a bag in the tank moves (one that has left it has no position); the new
+    position must be free (one bag per position). The bag is saved with the audit action
+    `bag_moved`, and a `BagEvent` (status unchanged) records who moved it, when, from
+    where (`location`) and to where (`note`). The same position again changes nothing.
+    """
+    locked = _lock(bag)
+    if locked.location_id is None:
+        raise BagTransitionError(
+            f"Bag {locked.code} is {status_label(locked.status)} and not in storage: it "
+            "has no position to move from."
+        )
+    if location is None:
+        raise BagTransitionError(
+            f"Bag {locked.code}: choose the position to move it to. A bag leaves the tank "
+            "only by a custody step (thawed, in refresh culture, discarded)."
+        )
+    if location.pk == locked.location_id:
+        return locked
+    occupant = Bag.objects.filter(location=location).exclude(pk=locked.pk).first()
+    if occupant is not None:
+        raise BagTransitionError(
+            f"Position {location} already holds bag {occupant.code}: choose a free position."
+        )
+    where = str(locked.location)
+    locked.location = location
+    note = note.strip() or f"moved in storage from {where} to {location}"
+    with audit_context(actor=actor, reason=reason.strip() or note):
+        try:
+            locked.full_clean()
+        except ValidationError as error:
+            raise BagTransitionError(validation_messages(error)) from None
+        locked.save(audit_action="bag_moved")
+        record_custody_event(
+            locked, locked.status, locked.status, actor=actor, location=where, note=note, at=at
+        )
+    return locked

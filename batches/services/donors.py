@@ -1,6 +1,8 @@
 """Changes to a donor's record: the donor, serology, procurement.
 
-Each re-checks the donor's released batches and puts on hold those that now fail.
+Each change to what a QP decision rests on re-checks the donor's released batches and
+puts on hold those that now fail. A recorded row stays with its donor: it is corrected
+or deleted, never moved to another donor.
 """
 
 from __future__ import annotations
@@ -9,24 +11,17 @@ import datetime
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from audit.context import audit_context
 from batches.exceptions import BatchError
 from batches.models import Batch, Donor, Procurement, SerologyResult
-from batches.services.base import validation_messages
+from batches.services.base import delete_audited, refuse_unknown, save_validated
 from batches.services.release import Hold, review_released
 
-DONOR_FIELDS = (
-    "code",
-    "age_at_donation",
-    "sex",
-    "has_comorbidities",
-    "has_concomitant_treatments",
-    "consent_for_clinical_use",
-    "consent_signed_on",
-)
+# The donor's fields, as the admin, the service and the API name them (one definition).
+DONOR_FIELDS = Donor.RECORD_FIELDS
+
+MOVED_TO_ANOTHER_DONOR = "A record cannot be moved to another donor: record it again."
 
 
 def _review_donor(donor: Donor, *, actor, cause: str, why: str) -> list[Hold]:
@@ -42,31 +37,43 @@ def _require_donor_reason(donor: Donor, reason: str, what: str) -> None:
         )
 
 
-def _save_validated(obj, *, actor, reason: str, exclude=None) -> None:
-    try:
-        obj.full_clean(exclude=exclude, validate_unique=True)
-    except ValidationError as error:
-        raise BatchError(validation_messages(error)) from None
-    with audit_context(actor=actor, reason=reason.strip()):
-        obj.save()
+def _row_of(donor: Donor, model, correcting):
+    """The donor's stored row being corrected (locked), or a new row of the donor.
+
+    The rule behind the admin's fixed inline parent: a stored row never moves to another
+    donor (`MOVED_TO_ANOTHER_DONOR`).
+    """
+    if correcting is None:
+        return model(donor=donor)
+    row = model.objects.select_for_update().filter(pk=correcting.pk).first()
+    if row is None:
+        raise BatchError(f"This {model._meta.verbose_name} is no longer on file.")
+    if row.donor_id != donor.pk:
+        raise BatchError(MOVED_TO_ANOTHER_DONOR)
+    return row
+
+
+@transaction.atomic
+def create_donor(*, actor: AbstractBaseUser | None, reason: str = "", **fields) -> Donor:
+    """Register a donor with `DONOR_FIELDS` (validated; the code is unique)."""
+    refuse_unknown(fields, DONOR_FIELDS, "These donor fields cannot be recorded")
+    return save_validated(Donor(**fields), actor=actor, reason=reason)
 
 
 @transaction.atomic
 def update_donor(donor: Donor, *, actor: AbstractBaseUser | None, reason: str = "", **changes):
-    """Change a donor's data (`DONOR_FIELDS`); re-check the donor's released batches.
+    """Correct a donor's data (`DONOR_FIELDS`); re-check the donor's released batches.
 
     A donor with a batch a QP has decided on changes only with a written reason. If the
     donor is no longer eligible, each released batch from the donor is put on hold in
     the same transaction (see `hold`); the returned donor's `holds` lists them.
     """
-    unknown = set(changes) - set(DONOR_FIELDS)
-    if unknown:
-        raise BatchError(f"These donor fields cannot be changed: {', '.join(sorted(unknown))}.")
+    refuse_unknown(changes, DONOR_FIELDS, "These donor fields cannot be changed")
     donor = Donor.objects.select_for_update().get(pk=donor.pk)
     _require_donor_reason(donor, reason, "a change to the donor")
     for name, value in changes.items():
         setattr(donor, name, value)
-    _save_validated(donor, actor=actor, reason=reason)
+    save_validated(donor, actor=actor, reason=reason)
     fields = ", ".join(sorted(changes)) or "nothing"
     donor.holds = _review_donor(donor, actor=actor, cause=f"donor change ({fields})", why=reason)
     return donor
@@ -83,7 +90,7 @@ def record_serology(
     reason: str = "",
     correcting: SerologyResult | None = None,
 ) -> SerologyResult:
-    """Record a donor screening result, or correct one (`correcting`).
+    """Record a donor screening result, or correct one of the donor's (`correcting`).
 
     Once a QP has decided on a batch from the donor, any new or corrected result needs
     a written reason (a look-back). If the donor is no longer eligible, each released
@@ -92,14 +99,9 @@ def record_serology(
     """
     donor = Donor.objects.select_for_update().get(pk=donor.pk)
     _require_donor_reason(donor, reason, "a serology result")
-    if correcting is not None:
-        serology = SerologyResult.objects.select_for_update().filter(pk=correcting.pk).first()
-        if serology is None or serology.donor_id != donor.pk:
-            raise BatchError(f"This serology result is not one of donor {donor.code}'s.")
-    else:
-        serology = SerologyResult(donor=donor)
+    serology = _row_of(donor, SerologyResult, correcting)
     serology.test, serology.result, serology.sampled_on = test, result, sampled_on
-    _save_validated(serology, actor=actor, reason=reason)
+    save_validated(serology, actor=actor, reason=reason)
     serology.holds = _review_donor(
         donor, actor=actor, cause=f"serology {test} {result} recorded", why=reason
     )
@@ -119,7 +121,7 @@ def record_procurement(
     reason: str = "",
     correcting: Procurement | None = None,
 ) -> Procurement:
-    """Record a tissue procurement, or correct one (`correcting`).
+    """Record a tissue procurement, or correct one of the donor's (`correcting`).
 
     The procurement date anchors the donor's serology window, so a correction can make
     the donor ineligible for a batch: each released batch from the donor is re-checked
@@ -127,19 +129,35 @@ def record_procurement(
     """
     donor = Donor.objects.select_for_update().get(pk=donor.pk)
     _require_donor_reason(donor, reason, "a procurement record")
-    if correcting is not None:
-        procurement = Procurement.objects.select_for_update().filter(pk=correcting.pk).first()
-        if procurement is None or procurement.donor_id != donor.pk:
-            raise BatchError(f"This procurement is not one of donor {donor.code}'s.")
-    else:
-        procurement = Procurement(donor=donor)
+    procurement = _row_of(donor, Procurement, correcting)
     procurement.procured_on = procured_on
     procurement.site = site
     procurement.lipoaspirate_volume_ml = Decimal(str(lipoaspirate_volume_ml))
     procurement.fat_weight_g = Decimal(str(fat_weight_g))
     procurement.performed_by = performed_by
-    _save_validated(procurement, actor=actor, reason=reason)
+    save_validated(procurement, actor=actor, reason=reason)
     procurement.holds = _review_donor(
         donor, actor=actor, cause="procurement record changed", why=reason
     )
     return procurement
+
+
+@transaction.atomic
+def delete_serology(serology: SerologyResult, *, actor: AbstractBaseUser | None, reason: str):
+    """Delete a result recorded by mistake; refused once a QP has decided on a batch
+    from the donor (it is corrected then, never deleted)."""
+    delete_audited(serology, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def delete_procurement(procurement: Procurement, *, actor: AbstractBaseUser | None, reason: str):
+    """Delete a procurement recorded by mistake: refused once a QP has decided on a batch
+    from the donor, and while a batch names it."""
+    delete_audited(procurement, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def delete_donor(donor: Donor, *, actor: AbstractBaseUser | None, reason: str) -> None:
+    """Delete a donor registered by mistake: refused while anything is recorded of them
+    (serology, procurement, batches)."""
+    delete_audited(donor, actor=actor, reason=reason)

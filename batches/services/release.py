@@ -1,5 +1,5 @@
-"""A batch's way through the QP: submission, the signed release or rejection,
-corrections, and the hold that sends a released batch back for review."""
+"""A batch's way through the QP: submission, the signed release or rejection, and the
+hold that sends a released batch back for review (after a correction, see `records`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import dataclasses
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -17,7 +16,7 @@ from audit.signatures import SignatureError, sign, signature_matches
 from batches.exceptions import BatchError, ReleaseError
 from batches.models import Bag, Batch
 from batches.rules import release_failures
-from batches.services.base import lock_batch, validation_messages
+from batches.services.base import lock_batch
 from batches.services.custody import S, move_bag, status_label
 
 
@@ -44,6 +43,31 @@ def _require_qp(actor, batch: Batch) -> None:
         )
 
 
+def _sign_decision(
+    batch: Batch, *, actor, password: str, meaning: str, decided: tuple, comment: str, reason: str
+) -> Batch:
+    """The QP's signed decision on a locked batch, release or rejection alike: the
+    signature (`meaning`, bound to `batch.signature_content()`), then `decided` —
+    (new status, audit action) — saved, both under `reason`. A wrong password refuses
+    before anything is written."""
+    status, audit_action = decided
+    with audit_context(actor=actor, reason=reason):
+        sign(
+            signer=actor,
+            password=password,
+            meaning=meaning,
+            object_type=batch._meta.label_lower,
+            object_id=batch.pk,
+            object_repr=batch.code,
+            content=batch.signature_content(),
+            comment=comment,
+        )
+        batch.status = status
+        batch.status_changed_at = timezone.now()
+        batch.save(audit_action=audit_action)
+    return batch
+
+
 @transaction.atomic
 def release_batch(
     batch: Batch, *, actor: AbstractBaseUser, password: str, comment: str = ""
@@ -60,20 +84,15 @@ def release_batch(
     failures = release_failures(batch)
     if failures:
         raise ReleaseError(failures)
-    with audit_context(actor=actor, reason=comment.strip() or "QP release"):
-        sign(
-            signer=actor,
-            password=password,
-            meaning=Signature.Meaning.RELEASED,
-            object_type=batch._meta.label_lower,
-            object_id=batch.pk,
-            object_repr=batch.code,
-            content=batch.signature_content(),
-            comment=comment,
-        )
-        batch.status = Batch.Status.RELEASED
-        batch.status_changed_at = timezone.now()
-        batch.save(audit_action="release")
+    _sign_decision(
+        batch,
+        actor=actor,
+        password=password,
+        meaning=Signature.Meaning.RELEASED,
+        decided=(Batch.Status.RELEASED, "release"),
+        comment=comment,
+        reason=comment.strip() or "QP release",
+    )
     for bag in batch.bags.filter(status=Bag.Status.QUARANTINE).order_by("code"):
         move_bag(bag, Bag.Status.AVAILABLE, actor=actor, note=f"batch {batch.code} released")
     return batch
@@ -95,20 +114,15 @@ def reject_batch(batch: Batch, *, actor: AbstractBaseUser, password: str, reason
             "production or quarantine can be rejected."
         )
     reason = reason.strip()
-    with audit_context(actor=actor, reason=reason):
-        sign(
-            signer=actor,
-            password=password,
-            meaning=Signature.Meaning.REJECTED,
-            object_type=batch._meta.label_lower,
-            object_id=batch.pk,
-            object_repr=batch.code,
-            content=batch.signature_content(),
-            comment=reason,
-        )
-        batch.status = Batch.Status.REJECTED
-        batch.status_changed_at = timezone.now()
-        batch.save(audit_action="reject")
+    _sign_decision(
+        batch,
+        actor=actor,
+        password=password,
+        meaning=Signature.Meaning.REJECTED,
+        decided=(Batch.Status.REJECTED, "reject"),
+        comment=reason,
+        reason=reason,
+    )
     for bag in batch.bags.exclude(status=Bag.Status.DISCARDED).order_by("code"):
         move_bag(
             bag,
@@ -116,39 +130,6 @@ def reject_batch(batch: Batch, *, actor: AbstractBaseUser, password: str, reason
             actor=actor,
             reason=f"batch {batch.code} rejected: {reason}",
         )
-    return batch
-
-
-@transaction.atomic
-def correct_batch(batch: Batch, *, actor: AbstractBaseUser, reason: str, **changes) -> Batch:
-    """Correct the GMP data of a batch; a batch a QP has decided on needs a reason.
-
-    Only `Batch.CORRECTABLE_FIELDS` may change. The audit event carries the reason, and
-    the QP signature of a released batch stops matching once its content differs. If a
-    released batch no longer meets its release rules after the correction, it is put on
-    hold in the same transaction (see `hold`); the returned batch's `holds` says so.
-    """
-    batch = lock_batch(batch)
-    unknown = set(changes) - set(Batch.CORRECTABLE_FIELDS)
-    if unknown:
-        raise BatchError(f"These fields cannot be corrected: {', '.join(sorted(unknown))}.")
-    if batch.reason_required({"status": batch.status}) and not reason.strip():
-        raise BatchError(
-            f"Batch {batch.code} has a QP decision (now {batch.get_status_display().lower()}"
-            "): a correction needs a written reason."
-        )
-    for field, value in changes.items():
-        setattr(batch, field, value)
-    try:
-        batch.full_clean(validate_unique=False)
-    except ValidationError as error:
-        raise BatchError(validation_messages(error)) from None
-    with audit_context(actor=actor, reason=reason.strip()):
-        batch.save(audit_action="correct" if batch.is_locked else "update")
-    fields = ", ".join(sorted(changes)) or "nothing"
-    batch.holds = review_released(
-        [batch], actor=actor, cause=f"correction of {fields}", why=reason
-    )
     return batch
 
 

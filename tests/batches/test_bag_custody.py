@@ -1,15 +1,18 @@
 """The chain of custody of a bag: allowed transitions, custody events, audit events."""
 
 import datetime
+import threading
 
 import pytest
+from django.db import connection, transaction
 
 from audit.models import AuditEvent
 from batches.exceptions import BagTransitionError
-from batches.models import Bag, Batch
+from batches.models import Bag, BagEvent, Batch
 from batches.querysets import bags_available_for_allocation
-from batches.services import BAG_TRANSITIONS, move_bag
-from tests.factories import BagFactory, BatchFactory
+from batches.services import BAG_TRANSITIONS, move_bag, relocate_bag, reserve_bags
+from tests.conftest import requires_postgres
+from tests.factories import BagFactory, BatchFactory, StorageLocationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -127,3 +130,112 @@ def test_batch_expiring_today_is_still_allocatable_today():
     batch = BatchFactory(status=Batch.Status.RELEASED, expires_on=today)
     bag = BagFactory(batch=batch, status=S.AVAILABLE)
     assert list(bags_available_for_allocation(on_date=today)) == [bag]
+
+
+# Many bags reserved at once: the conditional UPDATE through the transition table ------
+
+
+def test_reserve_bags_takes_every_available_bag_with_audit_and_custody_events(
+    production_user,
+):
+    at = datetime.datetime(2026, 6, 1, 9, 30, tzinfo=datetime.UTC)
+    bags = [BagFactory(status=S.AVAILABLE) for _ in range(3)]
+    taken = reserve_bags(
+        bags, actor=production_user, note="reserved for dose P-001-D1", reason="plan", at=at
+    )
+    assert taken == 3
+    for bag in bags:
+        bag.refresh_from_db()
+        assert bag.status == S.RESERVED
+        event = bag.events.get()
+        assert (event.from_status, event.to_status, event.occurred_at) == (
+            S.AVAILABLE,
+            S.RESERVED,
+            at,
+        )
+        assert (event.actor, event.note, event.location) == (
+            production_user,
+            "reserved for dose P-001-D1",
+            str(bag.location),
+        )
+        audit = AuditEvent.objects.filter(object_type="batches.bag", object_id=str(bag.pk)).get(
+            action="bag_reserved"
+        )
+        assert (audit.actor, audit.reason) == (production_user, "plan")
+        assert audit.changes["status"] == [S.AVAILABLE, S.RESERVED]
+
+
+def test_reserve_bags_counts_only_bags_still_available_and_writes_no_custody_then(
+    production_user,
+):
+    free = BagFactory(status=S.AVAILABLE)
+    gone = BagFactory(status=S.RESERVED)
+    taken = reserve_bags([free, gone], actor=production_user, note="reserved for dose D")
+    # The caller sees fewer than asked and refuses (its transaction rolls back).
+    assert taken == 1
+    assert not BagEvent.objects.exists()
+
+
+def test_reserve_bags_audit_reason_defaults_to_the_note(production_user):
+    bag = BagFactory(status=S.AVAILABLE)
+    reserve_bags([bag], actor=production_user, note="reserved for dose D")
+    audit = AuditEvent.objects.filter(object_type="batches.bag", action="bag_reserved").get()
+    assert audit.reason == "reserved for dose D"
+
+
+@requires_postgres
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_reservations_at_once_never_take_the_same_bag(production_user):
+    bags = [BagFactory(status=S.AVAILABLE) for _ in range(2)]
+    barrier = threading.Barrier(2)
+    counts = []
+
+    def reserve():
+        try:
+            barrier.wait()
+            with transaction.atomic():
+                counts.append(reserve_bags(bags, actor=production_user, note="race"))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=reserve) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(counts) == [0, 2]
+    for bag in bags:
+        assert BagEvent.objects.filter(bag=bag, to_status=S.RESERVED).count() == 1
+
+
+# A move in storage --------------------------------------------------------------------
+
+
+def test_relocate_bag_moves_it_with_a_custody_event(production_user):
+    bag = BagFactory(status=S.QUARANTINE)
+    old, old_pk, new = str(bag.location), bag.location_id, StorageLocationFactory(tank="T7")
+    moved = relocate_bag(bag, new, actor=production_user, reason="tank T1 serviced")
+    assert Bag.objects.get(pk=bag.pk).location == new
+    event = moved.events.get()
+    assert (event.from_status, event.to_status, event.location) == (
+        S.QUARANTINE,
+        S.QUARANTINE,
+        old,
+    )
+    audit = AuditEvent.objects.filter(object_type="batches.bag", action="bag_moved").get()
+    assert audit.reason == "tank T1 serviced"
+    assert audit.changes["location_id"] == [old_pk, new.pk]
+
+
+def test_relocate_bag_refuses_an_occupied_position(production_user):
+    bag, other = BagFactory(status=S.AVAILABLE), BagFactory(status=S.AVAILABLE)
+    with pytest.raises(BagTransitionError, match=f"already holds bag {other.code}"):
+        relocate_bag(bag, other.location, actor=production_user)
+    assert not BagEvent.objects.exists()
+
+
+def test_relocate_bag_refuses_a_bag_out_of_storage(production_user):
+    bag = BagFactory(status=S.THAWED, location=None)
+    with pytest.raises(BagTransitionError, match="not in storage"):
+        relocate_bag(bag, StorageLocationFactory(), actor=production_user)

@@ -12,7 +12,7 @@ from audit.models import AuditEvent
 from batches.exceptions import ReleaseError, SpecificationInUseError
 from batches.models import ReleaseCheck, SpecificationItem
 from batches.rules import release_failures
-from batches.services import release_batch
+from batches.services import correct_specification_item, release_batch
 from core.exceptions import DomainError
 from tests.factories import (
     ReleaseSpecificationFactory,
@@ -43,16 +43,16 @@ def test_release_refused_when_a_limit_is_tightened_after_the_result_was_recorded
     assert "CD73 (≥ 99 %): result 98.5 failed." in error.value.messages
 
 
-def test_editing_a_limit_recomputes_the_stored_pass_fail_of_existing_results_on_the_trail(
+def test_correcting_a_limit_recomputes_the_stored_pass_fail_of_existing_results_on_the_trail(
     production_user,
 ):
     batch = make_release_ready_batch()
     cd73 = _cd73(batch)
     check = ReleaseCheck.objects.get(batch=batch, item=cd73)
     assert check.passed is True
-    with audit_context(actor=production_user, reason="limit tightened"):
-        cd73.lower_limit = Decimal("99")
-        cd73.save()
+    correct_specification_item(
+        cd73, actor=production_user, reason="limit tightened", lower_limit=Decimal("99")
+    )
     check.refresh_from_db()
     assert check.passed is False
     event = AuditEvent.objects.filter(
