@@ -4,7 +4,6 @@ import django_filters
 
 from core.api.filters import BooleanFilter, DateTimeRangeFilter, batch_code_q
 from dosing.models import AdverseEvent, Dose, Infusion
-from patients.models import Patient
 
 
 def _batch(prefix):
@@ -19,8 +18,8 @@ class DoseFilterSet(django_filters.FilterSet):
         choices=Dose.Status.choices, help_text="One or more statuses (repeat the parameter)."
     )
     patient = django_filters.CharFilter(field_name="patient__code", help_text="Patient code.")
-    hospital = django_filters.ChoiceFilter(
-        field_name="patient__hospital", choices=Patient.Hospital.choices, help_text="Hospital."
+    hospital = django_filters.CharFilter(
+        field_name="patient__hospital__code", help_text="Hospital site code."
     )
     batch = django_filters.CharFilter(method=_batch("batch__"), help_text="Batch code.")
     donor = django_filters.CharFilter(field_name="batch__donor__code", help_text="Donor code.")
@@ -63,10 +62,8 @@ class InfusionFilterSet(django_filters.FilterSet):
     patient = django_filters.CharFilter(
         field_name="dose__patient__code", help_text="Patient code."
     )
-    hospital = django_filters.ChoiceFilter(
-        field_name="dose__patient__hospital",
-        choices=Patient.Hospital.choices,
-        help_text="Hospital.",
+    hospital = django_filters.CharFilter(
+        field_name="dose__patient__hospital__code", help_text="Hospital site code."
     )
     batch = django_filters.CharFilter(method=_batch("dose__batch__"), help_text="Batch code.")
     donor = django_filters.CharFilter(
@@ -83,8 +80,8 @@ class InfusionFilterSet(django_filters.FilterSet):
 
 class AdverseEventFilterSet(django_filters.FilterSet):
     patient = django_filters.CharFilter(field_name="patient__code", help_text="Patient code.")
-    hospital = django_filters.ChoiceFilter(
-        field_name="patient__hospital", choices=Patient.Hospital.choices, help_text="Hospital."
+    hospital = django_filters.CharFilter(
+        field_name="patient__hospital__code", help_text="Hospital site code."
     )
     batch = django_filters.CharFilter(method=_batch("dose__batch__"), help_text="Batch code.")
     causality = django_filters.MultipleChoiceFilter(

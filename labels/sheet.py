@@ -163,7 +163,7 @@ def _header(sheet: Sheet, dose: Dose) -> None:
     right = sheet.width - MARGIN
     pdf.draw_text(c, MARGIN, top - 14, "Dispensing sheet · AT-MSC", 16, pdf.BOLD)
     pdf.draw_text(c, MARGIN, top - 38, f"Dose {dose.code}", 20, pdf.BOLD)
-    pdf.draw_text(c, MARGIN, top - 54, dose.patient.get_hospital_display(), 10)
+    pdf.draw_text(c, MARGIN, top - 54, dose.patient.hospital.name, 10)
     draw_code128(c, right, top - 46, dose.code, height=40, bar_width=0.9, anchor="end")
     pdf.draw_text(c, right - 10, top - 56, f"dose {dose.code}", 8, anchor="end")
     sheet.y = top - 66

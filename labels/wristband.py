@@ -39,7 +39,7 @@ def draw_wristband(c: Canvas, patient: Patient) -> None:
         c,
         middle,
         height - 46,
-        patient.get_hospital_display(),
+        patient.hospital.name,
         5.5,
         anchor="middle",
         max_width=text_width,

@@ -81,8 +81,11 @@ class OutcomeSerializer(serializers.ModelSerializer):
 
 
 class PatientSerializer(serializers.ModelSerializer):
+    hospital = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, help_text="Hospital site code, e.g. HUS or FJD."
+    )
     hospital_name = serializers.CharField(
-        source="get_hospital_display", read_only=True, help_text="Name of the hospital."
+        source="hospital.name", read_only=True, help_text="Name of the hospital."
     )
     # Age, not the date of birth: a birth date is an identifying detail the auditor does
     # not need to trace a product to a pseudonymised patient.
@@ -123,7 +126,6 @@ class PatientSerializer(serializers.ModelSerializer):
         ]
         extra_kwargs = described(
             code="Pseudonymised patient code (never a name).",
-            hospital="Hospital code: HUS, FJD, HGM or CUN.",
             sex="M or F.",
             consent_by_relatives="Whether the relatives' informed consent is on file.",
             consent_date="Date the relatives gave consent.",
@@ -146,7 +148,7 @@ class PatientSerializer(serializers.ModelSerializer):
 
 
 def patient_queryset():
-    return Patient.objects.prefetch_related(
+    return Patient.objects.select_related("hospital").prefetch_related(
         Prefetch("weights", queryset=WeightMeasurement.objects.order_by("measured_on", "pk")),
         Prefetch("assessments", queryset=ClinicalAssessment.objects.order_by("assessed_on", "pk")),
         Prefetch("observations", queryset=Observation.objects.order_by("observed_at", "pk")),

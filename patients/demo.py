@@ -27,27 +27,53 @@ from django.utils import timezone
 
 from patients import services
 from patients.models import ClinicalOutcome, Observation, Patient
+from sites import services as site_services
+from sites.models import Hospital
 
-H = Patient.Hospital
+# The four TerCel hospitals of the case series: site code, name, patient-code prefix.
+HOSPITALS = {
+    "HUS": ("Hospital Universitario de Salamanca", "SAL"),
+    "FJD": ("Fundación Jiménez Díaz", "FJD"),
+    "HGM": ("Hospital Universitario Gregorio Marañón", "HGM"),
+    "CUN": ("Clínica Universidad de Navarra", "CUN"),
+}
+
+
+def hospitals(*, actor) -> dict[str, Hospital]:
+    """The network's hospitals by site code, made through `sites.services` when missing."""
+    found = {h.code: h for h in Hospital.objects.filter(code__in=HOSPITALS)}
+    for code, (name, prefix) in HOSPITALS.items():
+        if code not in found:
+            found[code] = site_services.create_hospital(
+                actor=actor,
+                reason="demo network",
+                code=code,
+                name=name,
+                patient_code_prefix=prefix,
+                notification_email=f"pharmacy@{code.lower()}.example",
+            )
+    return found
+
+
 OUT = ClinicalOutcome.Kind
 K = Observation.Kind
 
 # code, hospital, age, sex, weight_kg, first dose day, outcome (kind, days after dose 1)
 # outcome kinds: "extubated" (extubation then ICU discharge), "death", "ecmo", "improving"
 COHORT = [
-    ("SAL-P01", H.SALAMANCA, 60, "M", "82.0", datetime.date(2020, 3, 27), ("extubated", 4)),
-    ("SAL-P02", H.SALAMANCA, 55, "M", "95.5", datetime.date(2020, 3, 30), ("extubated", 3)),
-    ("SAL-P03", H.SALAMANCA, 68, "M", "78.0", datetime.date(2020, 4, 1), ("death", 1)),
-    ("SAL-P04", H.SALAMANCA, 45, "F", "64.0", datetime.date(2020, 4, 3), ("extubated", 7)),
-    ("SAL-P05", H.SALAMANCA, 62, "M", "101.0", datetime.date(2020, 4, 6), ("ecmo", None)),
-    ("FJD-P01", H.JIMENEZ_DIAZ, 57, "M", "88.0", datetime.date(2020, 4, 2), ("extubated", 17)),
-    ("FJD-P02", H.JIMENEZ_DIAZ, 70, "M", "74.5", datetime.date(2020, 4, 8), ("improving", None)),
-    ("HGM-P01", H.GREGORIO_MARANON, 59, "M", "90.0", datetime.date(2020, 4, 4), ("extubated", 5)),
-    ("HGM-P02", H.GREGORIO_MARANON, 74, "M", "69.0", datetime.date(2020, 4, 9), ("death", 12)),
-    ("HGM-P03", H.GREGORIO_MARANON, 52, "M", "108.0", datetime.date(2020, 4, 12), ("ecmo", None)),
-    ("CUN-P01", H.NAVARRA, 64, "M", "79.5", datetime.date(2020, 4, 5), ("extubated", 20)),
-    ("CUN-P02", H.NAVARRA, 66, "M", "85.0", datetime.date(2020, 4, 10), ("extubated", 9)),
-    ("CUN-P03", H.NAVARRA, 54, "M", "72.0", datetime.date(2020, 4, 14), ("improving", None)),
+    ("SAL-P01", "HUS", 60, "M", "82.0", datetime.date(2020, 3, 27), ("extubated", 4)),
+    ("SAL-P02", "HUS", 55, "M", "95.5", datetime.date(2020, 3, 30), ("extubated", 3)),
+    ("SAL-P03", "HUS", 68, "M", "78.0", datetime.date(2020, 4, 1), ("death", 1)),
+    ("SAL-P04", "HUS", 45, "F", "64.0", datetime.date(2020, 4, 3), ("extubated", 7)),
+    ("SAL-P05", "HUS", 62, "M", "101.0", datetime.date(2020, 4, 6), ("ecmo", None)),
+    ("FJD-P01", "FJD", 57, "M", "88.0", datetime.date(2020, 4, 2), ("extubated", 17)),
+    ("FJD-P02", "FJD", 70, "M", "74.5", datetime.date(2020, 4, 8), ("improving", None)),
+    ("HGM-P01", "HGM", 59, "M", "90.0", datetime.date(2020, 4, 4), ("extubated", 5)),
+    ("HGM-P02", "HGM", 74, "M", "69.0", datetime.date(2020, 4, 9), ("death", 12)),
+    ("HGM-P03", "HGM", 52, "M", "108.0", datetime.date(2020, 4, 12), ("ecmo", None)),
+    ("CUN-P01", "CUN", 64, "M", "79.5", datetime.date(2020, 4, 5), ("extubated", 20)),
+    ("CUN-P02", "CUN", 66, "M", "85.0", datetime.date(2020, 4, 10), ("extubated", 9)),
+    ("CUN-P03", "CUN", 54, "M", "72.0", datetime.date(2020, 4, 14), ("improving", None)),
 ]
 
 FIRST_DOSE_ON: dict[str, datetime.date] = {row[0]: row[5] for row in COHORT}
@@ -99,6 +125,7 @@ def _value(analyte, i: int) -> Decimal:
 
 def seed(*, users, stdout) -> None:
     pharmacy, clinician = users["pharmacy"], users["clinician"]
+    sites = hospitals(actor=pharmacy)
     created = 0
     evaluable = 0
     for i, (code, hospital, age, sex, weight, first_dose, outcome) in enumerate(COHORT):
@@ -106,7 +133,7 @@ def seed(*, users, stdout) -> None:
             continue
         patient = services.register_patient(
             code=code,
-            hospital=hospital,
+            hospital=sites[hospital],
             sex=sex,
             age_years=age,
             consent_by_relatives=True,

@@ -8,8 +8,8 @@ from patients.models import Patient
 
 class PatientFilterSet(django_filters.FilterSet):
     code = django_filters.CharFilter(help_text="Patient code (exact).")
-    hospital = django_filters.ChoiceFilter(
-        choices=Patient.Hospital.choices, help_text="Hospital code: HUS, FJD, HGM or CUN."
+    hospital = django_filters.CharFilter(
+        field_name="hospital__code", help_text="Hospital site code, e.g. HUS or FJD."
     )
     sex = django_filters.ChoiceFilter(choices=Patient.Sex.choices, help_text="F or M.")
     consent_by_relatives = BooleanFilter(help_text="Whether the relatives' consent is on file.")

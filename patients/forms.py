@@ -6,6 +6,7 @@ from django import forms
 from django.utils import timezone
 
 from patients.models import ClinicalAssessment, ClinicalOutcome, Observation, Patient
+from sites.models import Hospital
 
 NULL_BOOLEAN_CHOICES = [("unknown", "Not recorded"), ("true", "Yes"), ("false", "No")]
 
@@ -28,7 +29,9 @@ class PatientFieldsForm(forms.Form):
     """The patient record fields shared by registration and correction
     (`Patient.RECORD_FIELDS`)."""
 
-    hospital = forms.ChoiceField(choices=[("", "— choose —"), *Patient.Hospital.choices])
+    hospital = forms.ModelChoiceField(
+        queryset=Hospital.objects.all(), to_field_name="code", empty_label="— choose —"
+    )
     age_years = forms.IntegerField(
         label="Age (years)",
         required=False,

@@ -18,7 +18,7 @@ class PatientQuerySet(AuditedQuerySet):
         `latest_assessment()` and eligibility cost no query per patient."""
         weights = self.model._meta.get_field("weights").related_model
         assessments = self.model._meta.get_field("assessments").related_model
-        return self.prefetch_related(
+        return self.select_related("hospital").prefetch_related(
             Prefetch("weights", queryset=weights.objects.order_by("measured_on", "pk")),
             Prefetch("assessments", queryset=assessments.objects.order_by("assessed_on", "pk")),
             # Eligibility reads the recorded outcomes (death, extubation, ICU discharge).

@@ -14,3 +14,14 @@ class FacilityQuerySet(AuditedQuerySet):
         """The facilities of the user's sites. Every role sees every facility today; the
         network (memberships of sites) narrows this to the user's own."""
         return self
+
+
+class HospitalQuerySet(AuditedQuerySet):
+    def scoped_to(self, user) -> HospitalQuerySet:
+        """The hospitals of the user's sites (narrowed by the network's scoping)."""
+        return self
+
+
+class MembershipQuerySet(AuditedQuerySet):
+    def scoped_to(self, user) -> MembershipQuerySet:
+        return self

@@ -1,4 +1,4 @@
-"""Every change of a site record: the only writer of GMP facilities.
+"""Every change of a site record: the only writer of facilities, hospitals and memberships.
 
 Each runs in one transaction, validates the record (`full_clean`), writes its audit
 event in an `audit_context` naming the actor and the reason, and raises `FacilityError`
@@ -14,25 +14,27 @@ from django.db import transaction
 from audit.context import audit_context
 from core.exceptions import validation_messages
 from sites.exceptions import FacilityError
-from sites.models import Facility
+from sites.models import Facility, Hospital, Membership
+from sites.scope import forget_site_scope
 
-FACILITY_FIELDS = ("fin", "name", "authorisation_ref")
+FACILITY_FIELDS = ("fin", "name", "authorisation_ref", "time_zone", "notification_email")
+HOSPITAL_FIELDS = ("code", "name", "patient_code_prefix", "time_zone", "notification_email")
 
 
-def _save(facility: Facility, *, actor, reason: str) -> Facility:
+def _save(record, *, actor, reason: str):
     try:
-        facility.full_clean()
+        record.full_clean()
     except ValidationError as error:
         raise FacilityError(validation_messages(error)) from None
     with audit_context(actor=actor, reason=reason.strip()):
-        facility.save()
-    return facility
+        record.save()
+    return record
 
 
-def _known(fields: dict) -> dict:
-    unknown = set(fields) - set(FACILITY_FIELDS)
+def _known(fields: dict, allowed=FACILITY_FIELDS, noun="facility") -> dict:
+    unknown = set(fields) - set(allowed)
     if unknown:
-        raise FacilityError(f"These facility fields do not exist: {', '.join(sorted(unknown))}.")
+        raise FacilityError(f"These {noun} fields do not exist: {', '.join(sorted(unknown))}.")
     return fields
 
 
@@ -71,3 +73,76 @@ def delete_facility(facility: Facility, *, actor: AbstractBaseUser | None, reaso
         )
     with audit_context(actor=actor, reason=reason.strip()):
         facility.delete()
+
+
+@transaction.atomic
+def create_hospital(*, actor: AbstractBaseUser | None, reason: str = "", **fields) -> Hospital:
+    """A new hospital of the network (`HOSPITAL_FIELDS`; code and patient prefix unique)."""
+    return _save(
+        Hospital(**_known(fields, HOSPITAL_FIELDS, "hospital")), actor=actor, reason=reason
+    )
+
+
+@transaction.atomic
+def correct_hospital(
+    hospital: Hospital, *, actor: AbstractBaseUser | None, reason: str = "", **changes
+) -> Hospital:
+    """Correct a hospital's name, codes, time zone or notification address."""
+    hospital = Hospital.objects.select_for_update().get(pk=hospital.pk)
+    for name, value in _known(changes, HOSPITAL_FIELDS, "hospital").items():
+        setattr(hospital, name, value)
+    return _save(hospital, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def delete_hospital(hospital: Hospital, *, actor: AbstractBaseUser | None, reason: str) -> None:
+    """Delete a hospital entered by mistake: refused while a patient, a storage position or
+    a member refers to it."""
+    if not reason.strip():
+        raise FacilityError(f"Give the reason for deleting hospital {hospital.code}.")
+    hospital = Hospital.objects.select_for_update().get(pk=hospital.pk)
+    if any(
+        rel.related_model._base_manager.filter(**{rel.field.name: hospital}).exists()
+        for rel in Hospital._meta.related_objects
+    ):
+        raise FacilityError(
+            f"Hospital {hospital.code} cannot be deleted: records or members refer to it."
+        )
+    with audit_context(actor=actor, reason=reason.strip()):
+        hospital.delete()
+
+
+@transaction.atomic
+def add_membership(
+    user,
+    *,
+    facility: Facility | None = None,
+    hospital: Hospital | None = None,
+    network_wide: bool = False,
+    actor: AbstractBaseUser | None,
+    reason: str = "",
+) -> Membership:
+    """Make `user` a member of one site (or, for an auditor, of the whole network). Being
+    a member again of the same site changes nothing."""
+    existing = Membership.objects.filter(
+        user=user, facility=facility, hospital=hospital, network_wide=network_wide
+    ).first()
+    if existing is not None:
+        return existing
+    membership = _save(
+        Membership(user=user, facility=facility, hospital=hospital, network_wide=network_wide),
+        actor=actor,
+        reason=reason or "site membership added",
+    )
+    forget_site_scope(user)
+    return membership
+
+
+@transaction.atomic
+def remove_membership(membership: Membership, *, actor: AbstractBaseUser | None, reason: str):
+    """End a user's membership of a site (what they saw there, they no longer see)."""
+    if not reason.strip():
+        raise FacilityError("Give the reason for removing the membership.")
+    with audit_context(actor=actor, reason=reason.strip()):
+        membership.delete()
+    forget_site_scope(membership.user)

@@ -22,10 +22,16 @@ from core.formatting import millions
 
 @admin.register(StorageLocation)
 class StorageLocationAdmin(ProductionAdmin):
-    list_display = ["__str__", "tank", "rack", "box", "position", "occupied_by"]
-    list_filter = ["tank"]
+    list_display = ["__str__", "site", "tank", "rack", "box", "position", "occupied_by"]
+    list_filter = ["facility", "hospital", "tank"]
     search_fields = ["tank", "rack", "box", "position", "bags__code"]
-    record_fields = services.LOCATION_FIELDS
+    record_fields = services.LOCATION_SITE_FIELDS + services.LOCATION_FIELDS
+
+    def get_readonly_fields(self, request, obj=None):
+        # A position's site is fixed when it is made (`services.LOCATION_SITE_FIELDS`).
+        fixed = services.LOCATION_SITE_FIELDS if obj is not None else ()
+        return (*super().get_readonly_fields(request, obj), *fixed)
+
     record_services = RecordServices(
         services,
         "create_storage_location",
@@ -34,7 +40,12 @@ class StorageLocationAdmin(ProductionAdmin):
     )
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("bags")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("facility", "hospital")
+            .prefetch_related("bags")
+        )
 
     @admin.display(description="bag")
     def occupied_by(self, obj):

@@ -16,27 +16,58 @@ MAX_BAG_CELLS = 75_000_000
 
 
 class StorageLocation(AuditedModel):
-    """A position in a liquid-nitrogen tank: tank / rack / box / position."""
+    """A position in a liquid-nitrogen tank (tank / rack / box / position) at one site:
+    a GMP facility's store or a hospital pharmacy's, so two sites can both have 1/1/1/1."""
 
+    facility = models.ForeignKey(
+        "sites.Facility",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="storage_locations",
+    )
+    hospital = models.ForeignKey(
+        "sites.Hospital",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="storage_locations",
+    )
     tank = models.CharField(max_length=20)
     rack = models.CharField(max_length=20)
     box = models.CharField(max_length=20)
     position = models.CharField(max_length=20)
 
     class Meta:
-        ordering = ["tank", "rack", "box", "position"]
+        ordering = ["facility_id", "hospital_id", "tank", "rack", "box", "position"]
         constraints = [
+            models.CheckConstraint(
+                condition=models.Q(facility__isnull=False, hospital__isnull=True)
+                | models.Q(facility__isnull=True, hospital__isnull=False),
+                name="storage_location_one_site",
+                violation_error_message="A storage position belongs to one facility or hospital.",
+            ),
             models.UniqueConstraint(
-                fields=["tank", "rack", "box", "position"], name="storage_location_unique"
-            )
+                fields=["facility", "tank", "rack", "box", "position"],
+                name="storage_location_unique_at_facility",
+            ),
+            models.UniqueConstraint(
+                fields=["hospital", "tank", "rack", "box", "position"],
+                name="storage_location_unique_at_hospital",
+            ),
         ]
 
     def __str__(self):
         return f"{self.tank}/{self.rack}/{self.box}/{self.position}"
 
     @property
+    def site(self):
+        return self.facility or self.hospital
+
+    @property
     def audit_code(self):
-        return str(self)
+        site = self.facility.fin if self.facility_id else self.hospital.code
+        return f"{site}:{self}"
 
 
 class Bag(AuditedModel):

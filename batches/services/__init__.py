@@ -50,6 +50,7 @@ from batches.services.specifications import (
 )
 from batches.services.storage import (
     LOCATION_FIELDS,
+    LOCATION_SITE_FIELDS,
     correct_storage_location,
     create_storage_location,
     delete_storage_location,
@@ -63,6 +64,7 @@ __all__ = [
     "DONOR_FIELDS",
     "LEAVES_STORAGE",
     "LOCATION_FIELDS",
+    "LOCATION_SITE_FIELDS",
     "Hold",
     "add_specification_item",
     "correct_batch",

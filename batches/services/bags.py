@@ -27,12 +27,15 @@ DIVISIONS = [
 BOX_POSITIONS = 25
 
 
-def _free_positions(tank: str, rack: str, box: str, count: int) -> list[StorageLocation]:
-    """`count` free positions of one box, numbered 1..BOX_POSITIONS, created as needed."""
+def _free_positions(
+    facility_id: int, tank: str, rack: str, box: str, count: int
+) -> list[StorageLocation]:
+    """`count` free positions of one box of the facility's store, numbered
+    1..BOX_POSITIONS, created as needed."""
     existing = {
         loc.position: loc
         for loc in StorageLocation.objects.filter(
-            tank=tank, rack=rack, box=box
+            facility_id=facility_id, tank=tank, rack=rack, box=box
         ).select_for_update()
     }
     occupied = set(
@@ -48,7 +51,9 @@ def _free_positions(tank: str, rack: str, box: str, count: int) -> list[StorageL
         if position in existing:
             chosen.append(existing[position])
         else:
-            new = StorageLocation(tank=tank, rack=rack, box=box, position=position)
+            new = StorageLocation(
+                facility_id=facility_id, tank=tank, rack=rack, box=box, position=position
+            )
             chosen.append(new)
             to_create.append(new)
         if len(chosen) == count:
@@ -99,7 +104,9 @@ def create_bags(
     if len(divisions) < count:
         raise BagCreationError(f"Batch {batch.code} has no division codes left.")
     with audit_context(actor=actor, reason=f"{count} bags created for batch {batch.code}"):
-        positions = _free_positions(tank.strip(), rack.strip(), box.strip(), count)
+        positions = _free_positions(
+            batch.facility_id, tank.strip(), rack.strip(), box.strip(), count
+        )
         bags = []
         for division, location in zip(divisions, positions, strict=True):
             bag = Bag(

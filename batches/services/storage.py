@@ -13,14 +13,20 @@ from batches.models import StorageLocation
 from batches.services.base import correct_record, delete_audited, refuse_unknown, save_validated
 
 LOCATION_FIELDS = ("tank", "rack", "box", "position")
+# The site is chosen when the position is made and never changes (its bags' custody
+# would otherwise move between sites without a shipment).
+LOCATION_SITE_FIELDS = ("facility", "hospital")
 
 
 @transaction.atomic
 def create_storage_location(
     *, actor: AbstractBaseUser | None, reason: str = "", **fields
 ) -> StorageLocation:
-    """A new position (`LOCATION_FIELDS`, unique together)."""
-    refuse_unknown(fields, LOCATION_FIELDS, "These fields cannot be recorded")
+    """A new position at one site (`LOCATION_SITE_FIELDS`: a facility or a hospital) named
+    by `LOCATION_FIELDS`, unique at that site."""
+    refuse_unknown(
+        fields, LOCATION_SITE_FIELDS + LOCATION_FIELDS, "These fields cannot be recorded"
+    )
     return save_validated(StorageLocation(**fields), actor=actor, reason=reason)
 
 

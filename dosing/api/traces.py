@@ -165,6 +165,9 @@ class PatientTraceDoseSerializer(serializers.ModelSerializer):
 
 
 class PatientTraceSerializer(serializers.ModelSerializer):
+    hospital = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, help_text="Treating hospital's site code."
+    )
     doses = PatientTraceDoseSerializer(many=True, read_only=True, help_text="The patient's doses.")
     donors = serializers.SerializerMethodField(
         help_text="Codes of every donor whose cells the patient received (or was allocated)."
@@ -173,7 +176,6 @@ class PatientTraceSerializer(serializers.ModelSerializer):
     class Meta:
         model = Patient
         fields = ["code", "hospital", "doses", "donors"]
-        extra_kwargs = described(hospital="Treating hospital.")
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_donors(self, patient):
@@ -268,7 +270,7 @@ class PatientTraceView(TraceView):
     serializer_class = PatientTraceSerializer
 
     def get_queryset(self):
-        return Patient.objects.prefetch_related(
+        return Patient.objects.select_related("hospital").prefetch_related(
             Prefetch(
                 "doses",
                 queryset=Dose.objects.select_related(

@@ -42,6 +42,7 @@ from patients.querysets import patient_or_404
 def worklist(request):
     patients = (
         Patient.objects.for_user(request.user)
+        .select_related("hospital")
         .prefetch_related(
             "weights",
             "assessments",

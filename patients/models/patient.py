@@ -40,13 +40,6 @@ class Patient(AuditedModel):
         "compassionate_use_authorisation",
     )
 
-    class Hospital(models.TextChoices):
-        # The four TerCel hospitals of the case series.
-        SALAMANCA = "HUS", "Hospital Universitario de Salamanca"
-        JIMENEZ_DIAZ = "FJD", "Fundación Jiménez Díaz"
-        GREGORIO_MARANON = "HGM", "Hospital Universitario Gregorio Marañón"
-        NAVARRA = "CUN", "Clínica Universidad de Navarra"
-
     class Sex(models.TextChoices):
         MALE = "M", "Male"
         FEMALE = "F", "Female"
@@ -57,7 +50,12 @@ class Patient(AuditedModel):
         validators=[PATIENT_CODE_VALIDATOR],
         help_text="Pseudonymised code, e.g. SAL-P01. Never a name.",
     )
-    hospital = models.CharField(max_length=3, choices=Hospital.choices)
+    hospital = models.ForeignKey(
+        "sites.Hospital",
+        on_delete=models.PROTECT,
+        related_name="patients",
+        help_text="The treating hospital; its pharmacy and clinicians see the patient.",
+    )
     birth_date = models.DateField(null=True, blank=True)
     age_years = models.PositiveSmallIntegerField(
         null=True,

@@ -69,7 +69,9 @@ def test_custody_events_and_storage_locations_are_audited(production_user):
             occurred_at=datetime.datetime(2026, 5, 1, tzinfo=datetime.UTC),
             actor=production_user,
         )
-        spot = StorageLocation.objects.create(tank="T9", rack="R1", box="B1", position="1")
+        spot = StorageLocation.objects.create(
+            facility=bag.batch.facility, tank="T9", rack="R1", box="B1", position="1"
+        )
     assert events_of(step) == ["create"]
     assert events_of(spot) == ["create"]
 

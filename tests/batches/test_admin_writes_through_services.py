@@ -218,9 +218,17 @@ def test_specification_and_its_items_are_added_through_the_services(production):
 def test_storage_location_and_facility_are_added_through_their_services(
     production, production_user
 ):
+    facility = FacilityFactory()
     response = production.post(
         reverse("admin:batches_storagelocation_add"),
-        {"tank": "LN2-9", "rack": "R1", "box": "B1", "position": "1", "change_reason": "new"},
+        {
+            "facility": facility.pk,
+            "tank": "LN2-9",
+            "rack": "R1",
+            "box": "B1",
+            "position": "1",
+            "change_reason": "new",
+        },
     )
     assert response.status_code == 302, response.content.decode()[:3000]
     assert StorageLocation.objects.filter(tank="LN2-9").exists()
@@ -228,7 +236,13 @@ def test_storage_location_and_facility_are_added_through_their_services(
 
     response = production.post(
         reverse("admin:sites_facility_add"),
-        {"fin": "ESBCN", "name": "Hospital Clínic", "authorisation_ref": "", "change_reason": "x"},
+        {
+            "fin": "ESBCN",
+            "name": "Hospital Clínic",
+            "authorisation_ref": "",
+            "time_zone": "Europe/Madrid",
+            "change_reason": "x",
+        },
     )
     assert response.status_code == 302, response.content.decode()[:3000]
     event = event_of(Facility, "create")
@@ -240,7 +254,13 @@ def test_a_refused_facility_change_is_not_written(production, monkeypatch):
     monkeypatch.setattr(site_services, "correct_facility", refusing("No, not today."))
     response = production.post(
         reverse("admin:sites_facility_change", args=[facility.pk]),
-        {"fin": "ESBCN", "name": "New name", "authorisation_ref": "", "change_reason": ""},
+        {
+            "fin": "ESBCN",
+            "name": "New name",
+            "authorisation_ref": "",
+            "time_zone": "Europe/Madrid",
+            "change_reason": "",
+        },
     )
     assert "No, not today." in messages_of(response)
     assert Facility.objects.get(pk=facility.pk).name == "Old name"

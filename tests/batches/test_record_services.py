@@ -17,6 +17,7 @@ from sites.models import Facility
 from tests.factories import (
     BagFactory,
     FacilityFactory,
+    HospitalFactory,
     ProcurementFactory,
     ReleaseSpecificationFactory,
     SerologyResultFactory,
@@ -240,7 +241,12 @@ def test_an_unused_item_without_results_is_deleted_with_its_reason(production_us
 
 def test_storage_location_created_corrected_and_deleted_on_the_trail(production_user):
     location = services.create_storage_location(
-        actor=production_user, tank="LN2-9", rack="R1", box="B1", position="1"
+        actor=production_user,
+        facility=FacilityFactory(),
+        tank="LN2-9",
+        rack="R1",
+        box="B1",
+        position="1",
     )
     location = services.correct_storage_location(
         location, actor=production_user, reason="rack label read wrong", rack="R2"
@@ -251,9 +257,28 @@ def test_storage_location_created_corrected_and_deleted_on_the_trail(production_
     assert not StorageLocation.objects.filter(pk=location.pk).exists()
 
 
-def test_a_storage_position_is_unique(production_user):
-    StorageLocationFactory(tank="T1", rack="R1", box="B1", position="1")
+def test_a_storage_position_is_unique_at_its_site_and_free_at_another(production_user):
+    taken = StorageLocationFactory(tank="T1", rack="R1", box="B1", position="1")
+    position = {"tank": "T1", "rack": "R1", "box": "B1", "position": "1"}
     with pytest.raises(BatchError, match="already exists"):
+        services.create_storage_location(
+            actor=production_user, facility=taken.facility, **position
+        )
+    other_facility = services.create_storage_location(
+        actor=production_user, facility=FacilityFactory(fin="ESNAV"), **position
+    )
+    hospital = services.create_storage_location(
+        actor=production_user, hospital=HospitalFactory(), **position
+    )
+    assert {other_facility.site, hospital.site, taken.site} == {
+        other_facility.facility,
+        hospital.hospital,
+        taken.facility,
+    }
+
+
+def test_a_storage_position_belongs_to_exactly_one_site(production_user):
+    with pytest.raises(BatchError, match="one facility or hospital"):
         services.create_storage_location(
             actor=production_user, tank="T1", rack="R1", box="B1", position="1"
         )

@@ -121,6 +121,7 @@ class StorageLocationFactory(AuditedFactory):
     class Meta:
         model = StorageLocation
 
+    facility = factory.SubFactory(FacilityFactory)
     tank = "T1"
     rack = "R1"
     box = factory.Sequence(lambda n: f"B{n // 25 + 1}")
@@ -136,7 +137,9 @@ class BagFactory(AuditedFactory):
     division = factory.Sequence(lambda n: f"{chr(65 + (n // 10) % 26)}{n % 10}")
     nominal_cells = 60_000_000
     volume_ml = Decimal("20.0")
-    location = factory.SubFactory(StorageLocationFactory)
+    location = factory.SubFactory(
+        StorageLocationFactory, facility=factory.SelfAttribute("..batch.facility")
+    )
     status = Bag.Status.QUARANTINE
 
 

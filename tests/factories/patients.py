@@ -77,7 +77,7 @@ class PatientFactory(AuditedFactory):
         skip_postgeneration_save = True
 
     code = factory.Sequence(lambda n: f"TST-P{n:03d}")
-    hospital = Patient.Hospital.SALAMANCA
+    hospital = factory.SubFactory("tests.factories.sites.HospitalFactory")
     age_years = 60
     sex = Patient.Sex.MALE
     consent_by_relatives = True

@@ -74,7 +74,7 @@ def test_the_wristband_carries_the_patient_code_and_nothing_else(client, pharmac
     assert of_format(page, CODE128) == ["HGM-P12", "HGM-P12"]
     assert of_format(page, DATAMATRIX) == []
     text = page_texts(content)[0]
-    assert "HGM-P12" in text and patient.get_hospital_display() in text
+    assert "HGM-P12" in text and patient.hospital.name in text
 
 
 @pytest.mark.parametrize("role", ["pharmacist", "clinician", "auditor"])

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from patients import eligibility as E
 from patients.eligibility import MET, MISSING, NOT_MET, evaluate_eligibility
 from patients.models import ClinicalAssessment, Patient
+from tests.factories import HospitalFactory
 from tests.factories.patients import ELIGIBLE_VALUES, PatientFactory
 
 TODAY = datetime.date(2026, 5, 4)
@@ -18,7 +19,7 @@ TODAY = datetime.date(2026, 5, 4)
 def _patient(**overrides) -> Patient:
     fields = {
         "code": "TST-P01",
-        "hospital": Patient.Hospital.SALAMANCA,
+        "hospital": HospitalFactory.build(),
         "sex": Patient.Sex.MALE,
         "birth_date": datetime.date(1966, 1, 15),
         "consent_by_relatives": True,

@@ -20,6 +20,7 @@ from patients.models import (
     Patient,
     WeightMeasurement,
 )
+from tests.factories import HospitalFactory
 from tests.factories.patients import ELIGIBLE_VALUES, PatientFactory
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +33,7 @@ TOMORROW = TODAY + datetime.timedelta(days=1)
 def _register(actor, **overrides):
     fields = {
         "code": "SAL-P14",
-        "hospital": Patient.Hospital.SALAMANCA,
+        "hospital": HospitalFactory(),
         "sex": Patient.Sex.MALE,
         "age_years": 61,
         "consent_by_relatives": True,
@@ -342,19 +343,21 @@ def test_death_cannot_be_dated_before_a_recorded_extubation(clinician, system_co
 
 
 def test_correct_patient_records_before_after_and_reason(pharmacist, system_context):
-    patient = PatientFactory(hospital=Patient.Hospital.SALAMANCA)
+    patient = PatientFactory(hospital=HospitalFactory())
+    patient_before_hospital_id = patient.hospital_id
+    navarra = HospitalFactory(code="CUN", name="Clínica Universidad de Navarra")
     services.correct_patient(
         patient,
-        changes={"hospital": Patient.Hospital.NAVARRA},
+        changes={"hospital": navarra},
         actor=pharmacist,
         reason="registered under the wrong centre",
     )
     patient.refresh_from_db()
-    assert patient.hospital == Patient.Hospital.NAVARRA
+    assert patient.hospital == navarra
     event = history_for(patient).last()
     assert event.action == "correct"
     assert event.actor == pharmacist
-    assert event.changes == {"hospital": ["HUS", "CUN"]}
+    assert event.changes == {"hospital_id": [patient_before_hospital_id, navarra.pk]}
     assert event.reason == "registered under the wrong centre"
 
 

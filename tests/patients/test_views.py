@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from patients.models import ClinicalOutcome, Observation, Patient
+from tests.factories import HospitalFactory
 from tests.factories.patients import ELIGIBLE_VALUES, PatientFactory
 
 pytestmark = pytest.mark.django_db
@@ -261,6 +262,7 @@ def test_auditor_cannot_record_observations(client, auditor, patient):
 def test_correction_page_needs_a_reason_and_shows_history(client, pharmacist, patient):
     client.force_login(pharmacist)
     url = reverse("patients:patient-correct", args=[patient.code])
+    HospitalFactory(code="CUN", name="Clínica Universidad de Navarra")
     data = {
         "hospital": "CUN",
         "age_years": "60",
@@ -275,7 +277,7 @@ def test_correction_page_needs_a_reason_and_shows_history(client, pharmacist, pa
     assert response.context["form"].errors["reason"]
     response = client.post(url, {**data, "reason": "wrong centre"}, follow=True)
     patient.refresh_from_db()
-    assert patient.hospital == "CUN"
+    assert patient.hospital.code == "CUN"
     page = client.get(url).content.decode()
     assert "wrong centre" in page
 
