@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from django import forms
 
+from audit.signing_forms import SignatureFormMixin
 from batches.models import MAX_BAG_CELLS, MIN_BAG_CELLS
 from batches.services import BOX_POSITIONS, DEFAULT_PRODUCT_CODE
 from core.formatting import MILLION, millions
 
 
-class SignForm(forms.Form):
-    """An electronic signature: the signer re-enters the password.
+class SignForm(SignatureFormMixin, forms.Form):
+    """An electronic signature: the signer re-enters the password (and, for the first
+    signature of a session, the authenticator code: `audit.signing_forms`).
 
     Every field of a signing form is a keyword argument of its decision's service (see
     `batches.admin.signing.DECISIONS`): the cleaned data is passed on as it is.
@@ -22,16 +24,6 @@ class SignForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
         help_text="Re-enter your password: it is your electronic signature.",
     )
-
-    def __init__(self, *args, user=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.user = user
-
-    def clean_password(self):
-        password = self.cleaned_data["password"]
-        if not self.user.check_password(password):
-            raise forms.ValidationError("The password is not correct: nothing was signed.")
-        return password
 
 
 class ReleaseForm(SignForm):

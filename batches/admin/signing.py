@@ -84,7 +84,7 @@ def sign_decision(modeladmin, request, queryset, decision: Decision):
     (wrong password, not a QP) stops the run, since it would fail for every batch.
     """
     applying = "apply" in request.POST
-    form = decision.form(request.POST if applying else None, user=request.user)
+    form = decision.form(request.POST if applying else None, user=request.user, request=request)
     if applying and form.is_valid():
         signer = request.user.get_full_name()
         for batch in queryset:

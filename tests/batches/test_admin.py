@@ -1,8 +1,10 @@
 """The production admin: production staff record, the QP signs, the trail names them."""
 
 import datetime
+import time
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.messages import get_messages
 from django.core.management import call_command
@@ -11,6 +13,7 @@ from django.urls import reverse
 from audit.models import AuditEvent, Signature
 from batches.models import Bag, Batch, Donor
 from batches.roles import ROLE_PERMISSIONS
+from tests.conftest import totp_code
 from tests.factories import (
     BatchFactory,
     FacilityFactory,
@@ -223,7 +226,13 @@ def test_submit_for_release_action(client, production_user, password):
     assert batch.status == Batch.Status.QUARANTINE
 
 
+def signer_of(client):
+    return get_user_model().objects.get(pk=client.session["_auth_user_id"])
+
+
 def release_post(client, batch, password, **extra):
+    """The release form signed with the password and — the session's first signature —
+    the authenticator code (asked for once per session; ignored when not asked)."""
     return client.post(
         reverse(CHANGELIST),
         {
@@ -231,6 +240,7 @@ def release_post(client, batch, password, **extra):
             "_selected_action": [batch.pk],
             "apply": "1",
             "password": password,
+            "otp_code": totp_code(signer_of(client)),
             **extra,
         },
     )
@@ -252,6 +262,41 @@ def test_qp_releases_through_the_action_with_the_password(client, qp_user, passw
     assert Signature.objects.get().signer == qp_user
     assert any("released and signed" in m for m in messages_of(response))
     assert set(batch.bags.values_list("status", flat=True)) == {Bag.Status.AVAILABLE}
+
+
+def test_first_release_of_a_session_needs_the_authenticator_code(client, qp_user, password):
+    first, second = make_release_ready_batch(), make_release_ready_batch()
+    login(client, qp_user, password)
+    page = client.post(
+        reverse(CHANGELIST), {"action": "release_action", "_selected_action": [first.pk]}
+    )
+    assert "Code from your authenticator app" in page.content.decode()
+
+    refused = release_post(client, first, password, otp_code="000000")
+    assert refused.status_code == 200
+    first.refresh_from_db()
+    assert first.status == Batch.Status.QUARANTINE
+    assert not Signature.objects.exists()
+
+    time.sleep(1.1)  # django-otp throttles the device for a second after a wrong code
+    assert release_post(client, first, password).status_code == 302
+    # Later signatures of the same session: the password alone.
+    page = client.post(
+        reverse(CHANGELIST), {"action": "release_action", "_selected_action": [second.pk]}
+    )
+    assert "Code from your authenticator app" not in page.content.decode()
+    response = client.post(
+        reverse(CHANGELIST),
+        {
+            "action": "release_action",
+            "_selected_action": [second.pk],
+            "apply": "1",
+            "password": password,
+        },
+    )
+    assert response.status_code == 302
+    second.refresh_from_db()
+    assert second.status == Batch.Status.RELEASED
 
 
 def test_wrong_password_is_refused_on_the_signing_page(client, qp_user, password):
@@ -347,6 +392,7 @@ def test_qp_rejects_with_reason_through_the_action(client, qp_user, password):
             "_selected_action": [batch.pk],
             "apply": "1",
             "password": password,
+            "otp_code": totp_code(qp_user),
             "reason": "mycoplasma detected",
         },
     )

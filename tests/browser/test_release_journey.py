@@ -18,6 +18,7 @@ from playwright.sync_api import expect
 
 from batches.models import Bag, Batch, Donor
 from tests.browser.conftest import login, shot
+from tests.conftest import totp_code
 from tests.factories import (
     FacilityFactory,
     ReleaseSpecificationFactory,
@@ -216,12 +217,16 @@ def test_production_records_a_batch_and_the_qp_releases_it(
     expect(qp.locator("#signature-meaning")).to_contain_text("Meaning: Released")
     shot(qp, "06-admin-qp-sign")
 
+    # The session's first signature: password and the authenticator code.
+    code_field = qp.get_by_label("Code from your authenticator app")
     qp.get_by_label("Password").fill("not-my-password")
+    code_field.fill(totp_code(qp_user))
     qp.get_by_role("button", name="Release and sign").click()
     expect(qp.locator(".errorlist")).to_contain_text("The password is not correct")
     assert Batch.objects.get(pk=batch.pk).status == Batch.Status.QUARANTINE
 
     qp.get_by_label("Password").fill(password)
+    code_field.fill(totp_code(qp_user))
     qp.get_by_label("Comment").fill("All release checks within specification.")
     qp.get_by_role("button", name="Release and sign").click()
     expect(messages(qp)).to_contain_text(
@@ -271,6 +276,7 @@ def test_a_batch_failing_a_rule_cannot_be_released_and_the_qp_sees_why(
     ).to_be_visible()
     expect(page.locator("#signature-meaning")).to_contain_text("Meaning: Rejected")
     page.get_by_label("Password").fill(password)
+    page.get_by_label("Code from your authenticator app").fill(totp_code(qp_user))
     page.get_by_label("Reason").fill("Passages 2: outside the specification.")
     shot(page, "09-admin-qp-reject-failing")
     page.get_by_role("button", name="Reject and sign").click()
