@@ -1,12 +1,12 @@
 """Dosing records in the admin: read-only (changes go through the pharmacy and clinic
 forms and their services), except the protocol, which staff with the change permission
-may edit; every protocol save runs inside an audit context naming the user."""
+edit through `dosing.services.protocols` (the shared base `audit.admin.AuditedAdmin`)."""
 
 from django.contrib import admin, messages
 
-from audit.admin import AuditHistoryMixin
-from audit.context import Origin, audit_context
+from audit.admin import AuditedAdmin, AuditHistoryMixin, RecordServices
 from dosing.models import AdverseEvent, Dose, DoseBag, Infusion, Preparation, Protocol
+from dosing.services import protocols
 
 
 class ReadOnlyAdmin(AuditHistoryMixin, admin.ModelAdmin):
@@ -21,12 +21,21 @@ class ReadOnlyAdmin(AuditHistoryMixin, admin.ModelAdmin):
 
 
 @admin.register(Protocol)
-class ProtocolAdmin(AuditHistoryMixin, admin.ModelAdmin):
+class ProtocolAdmin(AuditedAdmin):
+    """Protocol versions, written by `dosing.services.protocols`: a new version with an
+    optional reason, a change with a required one, never a deletion."""
+
     list_display = ["code", "version", "active", "target_cells_per_kg", "max_doses"]
     list_filter = ["active"]
+    record_fields = protocols.FIELDS
+    record_services = RecordServices(protocols, "create_protocol", "update_protocol")
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is not None:
+            # `update_protocol` refuses a change without a reason: the form asks first.
+            form.reason_needed = True
+        return form
 
     def get_readonly_fields(self, request, obj=None):
         """A version used by doses is read-only but for `active`: a change of a setting is
@@ -44,12 +53,6 @@ class ProtocolAdmin(AuditHistoryMixin, admin.ModelAdmin):
                 "new version of the protocol (and deactivate this one).",
             )
         return super().change_view(request, object_id, form_url, extra_context)
-
-    def save_model(self, request, obj, form, change):
-        reason = "protocol changed in admin" if change else "protocol created in admin"
-        with audit_context(actor=request.user, reason=reason, origin=Origin.ADMIN):
-            obj.full_clean()
-            obj.save()
 
 
 class DoseBagInline(admin.TabularInline):

@@ -3,7 +3,6 @@
 A dose comes with its bags, preparation and infusion inline.
 """
 
-
 from django.db.models import Prefetch
 from rest_framework import serializers
 

@@ -3,7 +3,6 @@ of the chain: donor → batches → bags → doses → patients; patient → dos
 donor; and a bag's chain of custody, event by event.
 """
 
-
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_field

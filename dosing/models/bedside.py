@@ -147,7 +147,6 @@ class AdverseEvent(AuditedModel):
         return True
 
 
-
 class BedsideScan(AuditedModel):
     """One scan at the bedside before an infusion: the wristband, then each bag. Matches
     and refusals alike are kept (and so on the trail)."""

@@ -22,7 +22,7 @@ from audit.context import audit_context
 from batches.models import Bag, Batch
 from batches.querysets import bags_available_for_allocation
 from batches.rules import batch_problem
-from batches.services import record_custody_event
+from batches.services import reserve_bags
 from core.formatting import fmt_cells
 from dosing.calculator import BagOption, Course, DosePlan, DoseRange, propose_bags
 from dosing.exceptions import AllocationError
@@ -155,13 +155,6 @@ def lock_bags(ids: Sequence[int], *, available_only: bool) -> list[Bag]:
     return bags
 
 
-def _take_bags(ids: Sequence[int]) -> int:
-    """Reserve the bags still available: a conditional UPDATE, one audit event per bag."""
-    return Bag.objects.filter(pk__in=list(ids), status=Bag.Status.AVAILABLE).update_audited(
-        audit_action="bag_reserved", status=Bag.Status.RESERVED
-    )
-
-
 def _chosen_bags(dose, bags, plan, locked, fixed_batch, today) -> list[Bag]:
     """The calculator's bags (from the locked stock), or the bags chosen by hand."""
     if bags is None:
@@ -251,8 +244,9 @@ def allocate_dose(
     )
     refuse(AllocationError, override.failures)
     trail = _trail_reason(chosen, plan, choice_reason, override)
-    with audit_context(actor=actor, reason=trail or f"bags reserved for dose {dose.code}"):
-        _reserve(dose, chosen, actor=actor, at=at)
+    reason = trail or f"bags reserved for dose {dose.code}"
+    with audit_context(actor=actor, reason=reason):
+        _reserve(dose, chosen, actor=actor, at=at, reason=reason)
         dose.batch = chosen[0].batch
         dose.planned_cells = total_cells
         dose.planned_volume_ml = sum((b.volume_ml for b in chosen), Decimal("0"))
@@ -267,9 +261,13 @@ def allocate_dose(
     return dose
 
 
-def _reserve(dose: Dose, chosen: Sequence[Bag], *, actor, at) -> None:
-    """Take every chosen bag, or none: the reservations and their custody events."""
-    taken = _take_bags([b.pk for b in chosen])
+def _reserve(dose: Dose, chosen: Sequence[Bag], *, actor, at, reason: str) -> None:
+    """Take every chosen bag, or none, through batches' one writer of reservations
+    (`reserve_bags`: the conditional update and the custody events), then the dose's
+    record of each bag."""
+    taken = reserve_bags(
+        chosen, actor=actor, note=f"reserved for dose {dose.code}", reason=reason, at=at
+    )
     if taken != len(chosen):
         # Rolls back the bags this call did take: all or nothing.
         raise AllocationError(
@@ -283,15 +281,6 @@ def _reserve(dose: Dose, chosen: Sequence[Bag], *, actor, at) -> None:
             cells=bag.nominal_cells,
             volume_ml=bag.volume_ml,
             reserved_at=at,
-        )
-        record_custody_event(
-            bag,
-            Bag.Status.AVAILABLE,
-            Bag.Status.RESERVED,
-            actor=actor,
-            location=str(bag.location) if bag.location_id else "",
-            note=f"reserved for dose {dose.code}",
-            at=at,
         )
 
 

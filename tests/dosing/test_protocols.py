@@ -71,3 +71,32 @@ def test_protocol_change_without_a_reason_refused(protocol, pharmacist):
 def test_unknown_protocol_field_refused(protocol, pharmacist):
     with pytest.raises(ProtocolError, match="Not a protocol setting: colour"):
         update_protocol(protocol, actor=pharmacist, reason="x", colour="blue")
+
+
+def _admin_form(protocol, **changes):
+    from django.forms.models import model_to_dict
+
+    from dosing.services.protocols import FIELDS
+
+    data = {k: v for k, v in model_to_dict(protocol).items() if k in FIELDS and v is not None}
+    data = {k: ("on" if v is True else v) for k, v in data.items() if v is not False}
+    return {**data, **changes}
+
+
+def test_admin_change_of_a_protocol_needs_a_reason_and_reaches_the_trail(admin_client, protocol):
+    from django.urls import reverse
+
+    url = reverse("admin:dosing_protocol_change", args=[protocol.pk])
+    refused = admin_client.post(url, _admin_form(protocol, max_doses=2, change_reason=""))
+    assert refused.status_code == 200
+    assert refused.context["adminform"].form.errors["change_reason"]
+    protocol.refresh_from_db()
+    assert protocol.max_doses == 3
+
+    done = admin_client.post(url, _admin_form(protocol, max_doses=2, change_reason="two doses"))
+    assert done.status_code == 302, done.content.decode()[:2000]
+    protocol.refresh_from_db()
+    assert protocol.max_doses == 2
+    event = AuditEvent.objects.for_object(protocol).filter(action="update").get()
+    assert event.reason == "two doses"
+    assert event.changes["max_doses"] == [3, 2]
