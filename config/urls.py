@@ -22,5 +22,7 @@ urlpatterns = [
     path("pharmacy/", include("dosing.urls")),
     path("labels/", include("labels.urls")),
     path("clinic/", include("dosing.clinic_urls")),
+    # FHIR first: the API's catch-all below answers every other path under /api/.
+    path("api/fhir/", include("vigilance.fhir.urls")),
     path("api/", include("config.api")),
 ]
