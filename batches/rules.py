@@ -315,3 +315,26 @@ def batch_problem(batch, on_date: datetime.date) -> str | None:
             "and sign again before any of it is used."
         )
     return None
+
+
+def bag_unusable_reason(bag, *, on: datetime.date | None = None) -> str | None:
+    """Why `bag` may not be used for a patient on `on` (today by default), or None.
+
+    The one bag-usability rule, for every step that hands a bag on (the bedside scan,
+    recalls, shipments): a bag discarded, expired or in quarantine (not yet released, or
+    quarantined again after a shipment's temperature excursion) is refused with its
+    reason; then its batch's (`batch_problem`: not released — recalled, rejected, on hold
+    —, expired on that day, no QP release signature or one that no longer matches)."""
+    on = on or timezone.localdate()
+    status = bag.Status
+    if bag.status == status.DISCARDED:
+        reason = f": {bag.discard_reason}" if bag.discard_reason else ""
+        return f"bag {bag.code} was discarded{reason}. Do not use it."
+    if bag.status == status.EXPIRED:
+        return f"bag {bag.code} has expired. Do not use it."
+    if bag.status == status.QUARANTINE:
+        return (
+            f"bag {bag.code} is in quarantine: it may not be used until the Qualified Person "
+            "releases it."
+        )
+    return batch_problem(bag.batch, on)

@@ -160,6 +160,9 @@ class InfusionForm(forms.ModelForm):
         }
 
 
+CTCAE_GRADES = [(n, f"Grade {n}") for n in range(1, 6)]
+
+
 class AdverseEventForm(forms.ModelForm):
     class Meta:
         model = AdverseEvent
@@ -181,8 +184,12 @@ class AdverseEventForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["dose"].queryset = patient.doses.live().select_related("patient")
         self.fields["dose"].required = False
-        self.fields["ctcae_grade"].widget = forms.Select(
-            choices=[(n, f"Grade {n}") for n in range(1, 6)]
+        # A required choice that starts empty: a grade is judged, never defaulted.
+        self.fields["ctcae_grade"] = forms.TypedChoiceField(
+            label="CTCAE grade",
+            choices=[("", "— choose the grade —"), *CTCAE_GRADES],
+            coerce=int,
+            required=True,
         )
 
 

@@ -37,23 +37,33 @@ codes: the labels say "ISBT 128-style".
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import re
 
-from batches.isbt import ALPHABET, DIN_RE, iso7064_mod37_2
+# The reading side (parse_bag_message & co.) lives in batches, below dosing, for the
+# bedside scan; it is re-exported here for the label code and its tests.
+from batches.isbt import (  # noqa: F401
+    ALPHABET,
+    COMPOUND_DI,
+    DIN_DI,
+    DIN_RE,
+    END_OF_DAY,
+    EXPIRY_DATE_DI,
+    EXPIRY_DATETIME_DI,
+    PRODUCT_DI,
+    UNDIVIDED,
+    BagIdentity,
+    check_from_flags,
+    checksum_flags,
+    from_cyyjjj,
+    iso7064_mod37_2,
+    parse_bag_message,
+    parse_structures,
+)
 
 STYLE_NOTE = "ISBT 128-style: not licensed ICCBBA codes"
 
-DIN_DI = "="
-PRODUCT_DI = "=<"
-EXPIRY_DATE_DI = "=>"
-EXPIRY_DATETIME_DI = "&>"
-COMPOUND_DI = "=+"
 UNDEFINED_SEQUENCE = "000"
-# The time of day a batch's expiry date ends (structure 005's hh mm).
-END_OF_DAY = datetime.time(23, 59)
-UNDIVIDED = "00"
 
 PRODUCT_RE = re.compile(r"^[A-Z][0-9]{4}[A-Z0-9]$")  # description code + type of donation
 DIVISION_RE = re.compile(r"^[A-Z0-9][a-z0-9]$")
@@ -61,46 +71,6 @@ DIVISION_RE = re.compile(r"^[A-Z0-9][a-z0-9]$")
 
 class LabelError(ValueError):
     """A record that cannot be printed as an ISBT 128-style label without losing data."""
-
-
-@dataclasses.dataclass(frozen=True)
-class BagIdentity:
-    """What a bag's symbols carry: DIN and check character, product, division, expiry."""
-
-    din: str
-    check: str
-    product: str  # product description code + type of donation: S0412V
-    division: str
-    expires_at: datetime.datetime | None = None  # naive: the facility's local time
-
-    @property
-    def flags(self) -> str:
-        return checksum_flags(self.din)
-
-    @property
-    def batch_code(self) -> str:
-        return f"{self.din}{self.check}"
-
-    @property
-    def product_code(self) -> str:
-        """The stored product code: the division positions undivided (00)."""
-        return f"{self.product}{UNDIVIDED}"
-
-    @property
-    def bag_code(self) -> str:
-        return f"{self.batch_code}-{self.product_code}-{self.division}"
-
-
-def checksum_flags(din: str) -> str:
-    """Type 3 DIN flag characters: 60 + the ISO 7064 mod 37-2 value of the DIN."""
-    return f"{60 + ALPHABET.index(iso7064_mod37_2(din)):02d}"
-
-
-def check_from_flags(flags: str) -> str | None:
-    """The check character Type 3 flags carry; None for other flags (00 = no flag)."""
-    if not flags.isdigit() or not 60 <= int(flags) <= 96:
-        return None
-    return ALPHABET[int(flags) - 60]
 
 
 def din_structure(din: str) -> str:
@@ -127,11 +97,6 @@ def cyyjjj(day: datetime.date) -> str:
         raise LabelError(f"{day.isoformat()}: ISBT 128 dates run from 2000.")
     years = day.year - 2000
     return f"{years // 100}{years % 100:02d}{day.timetuple().tm_yday:03d}"
-
-
-def from_cyyjjj(text: str) -> datetime.date:
-    year = 2000 + int(text[0]) * 100 + int(text[1:3])
-    return datetime.date(year, 1, 1) + datetime.timedelta(days=int(text[3:6]) - 1)
 
 
 def expiry_structure(moment: datetime.datetime) -> str:
@@ -186,63 +151,6 @@ def bag_message(identity: BagIdentity) -> str:
     if identity.expires_at is not None:
         parts.append(expiry_structure(identity.expires_at))
     return compound_structure(len(parts)) + "".join(parts)
-
-
-# Reading symbols back: (data identifier, content length) of the structures a bag's
-# symbols use. 001's identifier is `=` followed by the DIN's first character.
-_LENGTHS = {COMPOUND_DI: 5, PRODUCT_DI: 8, EXPIRY_DATE_DI: 6, EXPIRY_DATETIME_DI: 10}
-
-
-def parse_structures(text: str) -> dict[str, str]:
-    """Split a scanned ISBT 128 string into {data identifier: content}; 001 is `=`.
-
-    Raises `ValueError` on an unknown identifier, a short structure, or a compound message
-    whose count does not match."""
-    found: dict[str, str] = {}
-    pos = 0
-    while pos < len(text):
-        di = text[pos : pos + 2]
-        if len(di) == 2 and di[0] == DIN_DI and di[1].isalnum():
-            key, start, length = DIN_DI, pos + 1, 15
-        elif di in _LENGTHS:
-            key, start, length = di, pos + 2, _LENGTHS[di]
-        else:
-            raise ValueError(f"unknown ISBT 128 data identifier {di!r} at {pos}")
-        content = text[start : start + length]
-        if len(content) != length:
-            raise ValueError(f"data structure {key!r} is truncated")
-        if key in found:
-            raise ValueError(f"data structure {key!r} appears twice")
-        found[key] = content
-        pos = start + length
-    compound = found.pop(COMPOUND_DI, None)
-    if compound is not None and int(compound[:2]) != len(found):
-        raise ValueError(f"compound message declares {compound[:2]} structures, has {len(found)}")
-    return found
-
-
-def parse_bag_message(text: str) -> BagIdentity:
-    """The bag identity a label's DataMatrix (or its two linear symbols, concatenated)
-    carries. Raises `ValueError` when a DIN, its check flags or the product is missing."""
-    found = parse_structures(text)
-    if DIN_DI not in found or PRODUCT_DI not in found:
-        raise ValueError("a bag's symbol carries a DIN (001) and a product code (003)")
-    din, flags = found[DIN_DI][:13], found[DIN_DI][13:]
-    check = check_from_flags(flags)
-    if check is None or check != iso7064_mod37_2(din):
-        raise ValueError(f"DIN flags {flags!r} do not carry the check character of {din}")
-    product = found[PRODUCT_DI]
-    expires_at = None
-    if EXPIRY_DATETIME_DI in found:
-        content = found[EXPIRY_DATETIME_DI]
-        expires_at = datetime.datetime.combine(
-            from_cyyjjj(content[:6]), datetime.time(int(content[6:8]), int(content[8:10]))
-        )
-    elif EXPIRY_DATE_DI in found:
-        expires_at = datetime.datetime.combine(from_cyyjjj(found[EXPIRY_DATE_DI]), END_OF_DAY)
-    return BagIdentity(
-        din=din, check=check, product=product[:6], division=product[6:], expires_at=expires_at
-    )
 
 
 def eye_readable_din(din: str) -> tuple[str, str, str]:

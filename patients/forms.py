@@ -25,11 +25,16 @@ class DateTimeInput(forms.DateTimeInput):
         super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
 
 
+class HospitalChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return obj.name
+
+
 class PatientFieldsForm(forms.Form):
     """The patient record fields shared by registration and correction
     (`Patient.RECORD_FIELDS`)."""
 
-    hospital = forms.ModelChoiceField(
+    hospital = HospitalChoiceField(
         queryset=Hospital.objects.all(), to_field_name="code", empty_label="— choose —"
     )
     age_years = forms.IntegerField(

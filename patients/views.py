@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
@@ -36,17 +37,32 @@ def _require(request, perm: str) -> None:
         raise PermissionDenied
 
 
+PATIENTS_PER_PAGE = 50
+
+
 @requires("patients.view_patient")
 def patient_list(request):
-    """Every patient with hospital, current weight and whether eligible (constant queries)."""
+    """The register of patients, by code: hospital, current weight and eligibility; search
+    by code; paged in SQL (a fixed number of queries). What to do next, by deadline, is the
+    worklists' (`/pharmacy/`, `/clinic/`), not this page's."""
+    term = " ".join(request.GET.get("q", "").split()).upper()[:40]
+    patients = Patient.objects.for_user(request.user).with_records().order_by("code")
+    if term:
+        patients = patients.filter(code__icontains=term)
+    page = Paginator(patients, PATIENTS_PER_PAGE).get_page(request.GET.get("page"))
     rows = [
         {"patient": p, "weight": p.current_weight(), "eligibility": evaluate_eligibility(p)}
-        for p in Patient.objects.for_user(request.user).with_records().order_by("code")
+        for p in page.object_list
     ]
     return render(
         request,
         "patients/patient_list.html",
-        {"rows": rows, "can_register": request.user.has_perm("patients.add_patient")},
+        {
+            "rows": rows,
+            "page": page,
+            "q": term,
+            "can_register": request.user.has_perm("patients.add_patient"),
+        },
     )
 
 

@@ -20,7 +20,14 @@ from dosing.rules.base import (
 from dosing.rules.bedside import adverse_event_failures, infusion_failures
 from dosing.rules.orders import order_failures
 from dosing.rules.preparation import dispense_failures, refresh_failures, thaw_failures
-from dosing.rules.scan import BedsideCheck, bedside_check, normalise, scan_failure
+from dosing.rules.scan import (
+    BedsideCheck,
+    ScanRead,
+    bedside_check,
+    normalise,
+    read_scan,
+    scan_failure,
+)
 from dosing.rules.times import (
     dose_reference_time,
     interval_failures,
@@ -37,6 +44,8 @@ __all__ = [
     "BedsideCheck",
     "bedside_check",
     "normalise",
+    "read_scan",
+    "ScanRead",
     "scan_failure",
     "chosen_bag_failures",
     "Failure",

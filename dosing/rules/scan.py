@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from batches.isbt import is_bag_message, scanned_bag_code
 from batches.models import Bag
-from batches.rules import batch_problem
+from batches.rules import bag_unusable_reason
 from core.formatting import fmt_time
 from dosing.models import BedsideScan, Dose
 
@@ -23,6 +24,35 @@ S = Dose.Status
 def normalise(code: str) -> str:
     """What a hand-held scanner or a keyboard typed, as the code is stored."""
     return "".join(code.split()).upper()
+
+
+@dataclass(frozen=True)
+class ScanRead:
+    """What one scan names: the code as stored, whether it came from a bag label's
+    ISBT 128 message (the DataMatrix), and why it could not be read ("" when it could)."""
+
+    code: str
+    from_bag_label: bool = False
+    unreadable: str = ""
+
+
+def read_scan(text: str) -> ScanRead:
+    """A scan as typed by a hand-held scanner or a keyboard: a plain code (wristband, bag
+    code) or a bag label's DataMatrix message (`batches.isbt.scanned_bag_code`)."""
+    raw = "".join(text.split())
+    if not is_bag_message(raw):
+        return ScanRead(raw.upper())
+    try:
+        return ScanRead(scanned_bag_code(raw), from_bag_label=True)
+    except ValueError as error:
+        return ScanRead(
+            raw,
+            from_bag_label=True,
+            unreadable=(
+                f"The scanned label could not be read ({error}): scan it again or type the "
+                "bag's full code."
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -78,7 +108,7 @@ def bag_failure(dose: Dose, code: str, bag: Bag | None, check: BedsideCheck, now
             f"Dose {dose.code} was to be infused by {fmt_time(dose.use_before)}: past its "
             "use-before time. Do not infuse; return it to the pharmacy."
         )
-    problem = batch_problem(bag.batch, timezone.localdate(now))
+    problem = bag_unusable_reason(bag, on=timezone.localdate(now))
     if problem:
         return f"Bag {bag.code}: {problem}"
     if bag.status != Bag.Status.DISPENSED:
@@ -86,8 +116,14 @@ def bag_failure(dose: Dose, code: str, bag: Bag | None, check: BedsideCheck, now
     return ""
 
 
-def scan_failure(dose: Dose, code: str, now: datetime.datetime) -> tuple[str, str, Bag | None]:
-    """(kind, refusal, bag) of a scan: the wristband until it matched, then bags."""
+def scan_failure(
+    dose: Dose, code: str, now: datetime.datetime, *, read: ScanRead | None = None
+) -> tuple[str, str, Bag | None]:
+    """(kind, refusal, bag) of a scan: the wristband until it matched, then bags.
+
+    `read` (`read_scan`) says whether the code came from a bag label's message: such a
+    scan is never taken for a wristband, and an unreadable one is refused as such."""
+    read = read or ScanRead(code)
     if dose.status != S.DISPENSED:
         refusal = (
             f"Dose {dose.code} is {dose.get_status_display().lower()}, not dispensed: "
@@ -96,6 +132,13 @@ def scan_failure(dose: Dose, code: str, now: datetime.datetime) -> tuple[str, st
         return BedsideScan.Kind.WRISTBAND, refusal, None
     check = bedside_check(dose)
     if not check.wristband_ok:
+        if read.from_bag_label:
+            refusal = read.unreadable or (
+                f"That is a bag's label ({code}): scan the patient's wristband first."
+            )
+            return BedsideScan.Kind.WRISTBAND, refusal, None
         return BedsideScan.Kind.WRISTBAND, wristband_failure(dose, code), None
+    if read.unreadable:
+        return BedsideScan.Kind.BAG, read.unreadable, None
     bag = Bag.objects.select_related("batch").filter(code=code).first()
     return BedsideScan.Kind.BAG, bag_failure(dose, code, bag, check, now), bag

@@ -17,7 +17,7 @@ from dosing.rules import (
     adverse_event_failures,
     bedside_check,
     infusion_failures,
-    normalise,
+    read_scan,
     scan_failure,
 )
 from dosing.services.common import lock_dose, move_live_bags, now_or, refuse
@@ -92,12 +92,15 @@ def record_bedside_scan(
     dose: Dose, *, actor: AbstractBaseUser, code: str, at: datetime.datetime | None = None
 ) -> BedsideScan:
     """Check one scan at the bedside: the patient's wristband first, then each bag's full
-    code (`dosing.rules.scan_failure`). Every scan is kept with its verdict, so each
+    code, typed or read from the bag label's DataMatrix message (`dosing.rules.read_scan`,
+    `dosing.rules.scan_failure`; a bag no longer usable is refused by the one rule,
+    `batches.rules.bag_unusable_reason`). Every scan is kept with its verdict, so each
     match and each refusal is on the audit trail; the caller shows `refusal` at once."""
     at = now_or(at)
     dose = lock_dose(dose)
-    code = normalise(code)
-    kind, refusal, bag = scan_failure(dose, code, at)
+    read = read_scan(code)
+    code = read.code
+    kind, refusal, bag = scan_failure(dose, code, at, read=read)
     scan = BedsideScan(
         dose=dose,
         kind=kind,

@@ -9,6 +9,7 @@ from dosing.views.pharmacy import (
     patient_detail,
     worklist,
 )
+from dosing.views.timelines import bag_timeline, dose_detail
 from dosing.views.ward import (
     adverse_event_report,
     bedside_scan,
@@ -18,10 +19,12 @@ from dosing.views.ward import (
 
 __all__ = [
     "adverse_event_report",
+    "bag_timeline",
     "bedside_scan",
     "clinic_worklist",
     "dose_allocate",
     "dose_cancel",
+    "dose_detail",
     "dose_dispense",
     "dose_order",
     "dose_prepare",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from batches.models import BagEvent
+from batches.picking import pick_list
 from dosing.models import Dose
 
 VIEW = "dosing.view_dose"
@@ -21,6 +23,24 @@ def dose_or_404(request, pk) -> Dose:
     """The dose, if the user may see it (else 404: its existence is not disclosed)."""
     doses = Dose.objects.for_user(request.user).select_related("patient", "protocol", "batch")
     return get_object_or_404(doses, pk=pk)
+
+
+def dose_picks(dose: Dose) -> list:
+    """The pick list of a dose's live bags: each with its storage position, in the order
+    to take them out (`batches.picking`)."""
+    bags = [
+        link.bag
+        for link in dose.dose_bags.filter(live=True).select_related("bag", "bag__location")
+    ]
+    out = [b.pk for b in bags if b.location_id is None]
+    taken_from = {}
+    if out:  # the position each left storage from: its custody event's, latest last
+        events = BagEvent.objects.filter(bag_id__in=out).exclude(location="")
+        for bag_id, where in events.order_by("occurred_at", "pk").values_list(
+            "bag_id", "location"
+        ):
+            taken_from[bag_id] = where
+    return pick_list(bags, taken_from)
 
 
 def local_input(moment):

@@ -13,26 +13,37 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from batches.models import Bag
+from batches.picking import pick_list
+from core import notices
 from core.exceptions import DomainError
 from core.forms import show_refusal
 from core.views import requires
-from dosing import rules, services
+from dosing import rules, services, worklists
 from dosing.forms import (
     AllocateForm,
     CancelForm,
     OrderForm,
     RefreshForm,
 )
-from dosing.models import AdverseEvent, Dose, DoseBag, Protocol
+from dosing.models import AdverseEvent, Dose, DoseBag
 from dosing.views.common import (
     ALLOCATE,
     DISPENSE,
     INFUSE,
     VIEW,
     dose_or_404,
+    dose_picks,
     local_input,
 )
 from dosing.views.steps import next_step
+from dosing.views.worklists import (
+    finished_rows,
+    notice_sections,
+    page_of,
+    search,
+    search_term,
+    to_do_rows,
+)
 from patients.eligibility import evaluate_eligibility
 from patients.models import Patient
 from patients.querysets import patient_or_404
@@ -40,33 +51,27 @@ from patients.querysets import patient_or_404
 
 @requires(VIEW)
 def worklist(request):
-    patients = (
-        Patient.objects.for_user(request.user)
-        .select_related("hospital")
-        .prefetch_related(
-            "weights",
-            "assessments",
-            "outcomes",
-            Prefetch("doses", queryset=Dose.objects.select_related("batch").order_by("number")),
-        )
-        .order_by("code")
+    """The pharmacy's worklist: the patients with something to do first, each with its
+    deadline (the most pressing first), then the finished ones; search by code; paged.
+    Filtered, ordered and paged in SQL (`dosing.worklists`): a fixed number of queries."""
+    now = timezone.now()
+    term = search_term(request)
+    patients = search(Patient.objects.for_user(request.user).select_related("hospital"), term)
+    todo = page_of(worklists.to_do(patients, now=now), request, "page")
+    done = page_of(worklists.finished(patients, now=now), request, "done")
+    return render(
+        request,
+        "dosing/worklist.html",
+        {
+            "q": term,
+            "todo": todo,
+            "rows": to_do_rows(list(todo.object_list), request.user, now=now),
+            "done": done,
+            "finished": finished_rows(list(done.object_list), now=now),
+            "notice_sections": notice_sections(notices.PHARMACY, request.user, now),
+            "now": now,
+        },
     )
-    protocol = Protocol.objects.filter(active=True).order_by("-version").first()
-    today = timezone.localdate()
-    rows = []
-    for patient in patients:
-        doses = list(patient.doses.all())
-        eligibility = evaluate_eligibility(patient, on=today)
-        rows.append(
-            {
-                "patient": patient,
-                "weight": patient.current_weight(),
-                "eligible": eligibility.is_eligible,
-                "doses": doses,
-                "step": next_step(patient, doses, eligibility.is_eligible, protocol, request.user),
-            }
-        )
-    return render(request, "dosing/worklist.html", {"rows": rows})
 
 
 @requires(VIEW)
@@ -202,7 +207,17 @@ def dose_allocate(request, pk: int):
                 return redirect("dosing:patient-detail", code=dose.patient.code)
     else:
         form = AllocateForm(initial={"bags": ",".join(plan.bag_codes)})
-    return render(request, "dosing/dose_allocate.html", {"dose": dose, "plan": plan, "form": form})
+    proposed = Bag.objects.for_user(request.user).filter(code__in=plan.bag_codes)
+    return render(
+        request,
+        "dosing/dose_allocate.html",
+        {
+            "dose": dose,
+            "plan": plan,
+            "form": form,
+            "picks": pick_list(proposed.select_related("location")),
+        },
+    )
 
 
 @requires(ALLOCATE)
@@ -238,6 +253,7 @@ def dose_prepare(request, pk: int):
         {
             "dose": dose,
             "links": dose.dose_bags.filter(live=True).select_related("bag"),
+            "picks": dose_picks(dose),
             "form": refresh_form,
             "thaw_errors": thaw_errors,
         },
@@ -266,6 +282,7 @@ def dose_dispense(request, pk: int):
             "dose": dose,
             "preparation": preparation,
             "use_before": rules.use_before(preparation, dose.protocol),
+            "picks": dose_picks(dose),
             "errors": errors,
         },
     )

@@ -21,7 +21,7 @@ from playwright.sync_api import expect
 
 from dosing.models import AdverseEvent, Dose
 from tests.browser.conftest import login, shot
-from tests.factories import ProtocolFactory, released_batch_with_bags
+from tests.factories import HospitalFactory, ProtocolFactory, released_batch_with_bags
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -93,6 +93,7 @@ def test_pharmacy_and_ward_give_dose_1_and_order_dose_2_in_the_window(
     page, new_page, live_server, pharmacist, clinician, password
 ):
     ProtocolFactory()
+    HospitalFactory()  # the patient's hospital, a record of the network
     batch, _ = released_batch_with_bags([75_000_000, 75_000_000, 75_000_000, 60_000_000])
 
     # --- Pharmacy: register the patient, see the eligibility. --------------------------

@@ -146,3 +146,81 @@ def test_the_infusion_page_sends_the_ward_to_the_bedside_check_first(
     page = client.get(f"/clinic/dose/{dose.pk}/scan/")
     assert "Record the infusion" in page.content.decode()
     assert client.get(f"/clinic/dose/{dose.pk}/infusion/").status_code == 200
+
+
+# --- the bag label's DataMatrix, and the one bag-usability rule ----------------------------
+
+
+def _datamatrix(bag):
+    """What a hand-held scanner types for the bag label's DataMatrix (ISBT 128 message)."""
+    from labels.isbt import bag_message, identity_of
+
+    return bag_message(identity_of(bag))
+
+
+def test_bag_datamatrix_message_is_accepted_as_the_bag_code(
+    protocol, patient, stock, pharmacist, clinician
+):
+    dose = dispensed_thawed(patient, pharmacist)
+    bag = dose.dose_bags.get().bag
+    message = _datamatrix(bag)
+    assert message.startswith("=+") and "&>" in message
+
+    _scan(dose, clinician, patient.code)
+    scan = _scan(dose, clinician, message)
+
+    assert scan.matched, scan.refusal
+    assert scan.scanned_code == bag.code and scan.bag == bag
+    from dosing.rules import bedside_check
+
+    assert bedside_check(dose).complete
+
+
+def test_datamatrix_of_another_bag_of_the_batch_is_refused(protocol, pharmacist, clinician):
+    released_batch_with_bags([75_000_000] * 4)
+    first = dispensed_thawed(PatientFactory(weight_kg=75), pharmacist)
+    other_bag = allocated(PatientFactory(weight_kg=75), pharmacist).dose_bags.get().bag
+    _scan(first, clinician, first.patient.code)
+    scan = _scan(first, clinician, _datamatrix(other_bag))
+    assert not scan.matched
+    assert f"Bag {other_bag.code} is not part of dose {first.code}" in scan.refusal
+
+
+def test_unreadable_label_message_is_refused_and_kept(
+    protocol, patient, stock, pharmacist, clinician
+):
+    dose = dispensed_thawed(patient, pharmacist)
+    _scan(dose, clinician, patient.code)
+    scan = _scan(dose, clinician, "=+03000=E0001")
+    assert not scan.matched and "could not be read" in scan.refusal
+    assert _events(scan).get().action == "bedside_refused"
+
+
+def test_bag_label_scanned_before_the_wristband_asks_for_the_wristband(
+    protocol, patient, stock, pharmacist, clinician
+):
+    dose = dispensed_thawed(patient, pharmacist)
+    scan = _scan(dose, clinician, _datamatrix(dose.dose_bags.get().bag))
+    assert scan.kind == BedsideScan.Kind.WRISTBAND and not scan.matched
+    assert "scan the patient's wristband first" in scan.refusal
+
+
+def test_bag_no_longer_usable_is_refused_with_the_rules_reason(
+    protocol, patient, stock, pharmacist, clinician, monkeypatch
+):
+    """The scan asks the one bag-usability rule (`batches.rules.bag_unusable_reason`):
+    whatever makes a bag unusable there (a recall, a quarantine) refuses it here."""
+    dose = dispensed_thawed(patient, pharmacist)
+    bag = dose.dose_bags.get().bag
+    asked = []
+
+    def unusable(b, *, on):
+        asked.append((b.code, on))
+        return f"bag {b.code} is recalled"
+
+    monkeypatch.setattr("dosing.rules.scan.bag_unusable_reason", unusable)
+    _scan(dose, clinician, patient.code)
+    scan = _scan(dose, clinician, bag.code)
+    assert not scan.matched
+    assert scan.refusal == f"Bag {bag.code}: bag {bag.code} is recalled"
+    assert asked == [(bag.code, timezone.localdate(scan.scanned_at))]

@@ -1,0 +1,109 @@
+"""What the pharmacy and ward worklists share: search, paging, and the rows of one page.
+
+The lists are filtered, ordered and paged in SQL (`dosing.worklists`); the rows of the
+page shown — and only those — are then loaded with what they display (a fixed number of
+queries), and eligibility and the next step are evaluated for them.
+"""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.utils import timezone
+
+from batches.picking import pick_list
+from core import notices
+from dosing import rules
+from dosing.models import Dose, Protocol
+from dosing.views.steps import next_step
+from dosing.worklists import page_rows_prefetch
+from patients.eligibility import evaluate_eligibility
+
+S = Dose.Status
+PER_PAGE = 25
+
+
+def search_term(request) -> str:
+    return " ".join(request.GET.get("q", "").split()).upper()[:40]
+
+
+def search(patients, term: str):
+    return patients.filter(code__icontains=term) if term else patients
+
+
+def page_of(queryset, request, param: str):
+    """One page of `queryset` (Django's Paginator: a COUNT and a slice), from `?<param>=`."""
+    return Paginator(queryset, PER_PAGE).get_page(request.GET.get(param))
+
+
+def active_protocol():
+    return Protocol.objects.filter(active=True).order_by("-version").first()
+
+
+def open_dose(doses: list[Dose]) -> Dose | None:
+    live = [d for d in doses if d.is_live and d.status != S.INFUSED]
+    return live[-1] if live else None
+
+
+def _bags_to_pick(dose: Dose | None):
+    if dose is None or dose.status not in (S.ALLOCATED, S.ORDERED):
+        return []
+    return pick_list([link.bag for link in dose.dose_bags.all()])
+
+
+def _window(doses: list[Dose], protocol):
+    infused = [d for d in doses if d.status == S.INFUSED]
+    if not infused:
+        return None
+    return rules.interval_window(infused[-1], infused[-1].protocol or protocol)
+
+
+def to_do_rows(patients: list, user, *, now) -> list[dict]:
+    """The rows of one page of patients with something to do."""
+    page_rows_prefetch(patients)
+    protocol = active_protocol()
+    today = timezone.localdate(now)
+    rows = []
+    for patient in patients:
+        doses = list(patient.doses.all())
+        dose = open_dose(doses)
+        eligibility = evaluate_eligibility(patient, on=today)
+        rows.append(
+            {
+                "patient": patient,
+                "doses": doses,
+                "dose": dose,
+                "deadline": patient.deadline,
+                "overdue": patient.deadline is not None and patient.deadline < now,
+                "window": None if dose else _window(doses, protocol),
+                "picks": _bags_to_pick(dose),
+                "eligible": eligibility.is_eligible,
+                "open_adverse_events": patient.open_adverse_events,
+                "step": next_step(patient, doses, eligibility.is_eligible, protocol, user),
+            }
+        )
+    return rows
+
+
+def finished_reason(patient, now) -> str:
+    """Why a finished patient has nothing more to do, from the list's annotations."""
+    outcomes = [o.get_kind_display().lower() for o in patient.outcomes.all()]
+    if patient.ended and outcomes:
+        return ", ".join(dict.fromkeys(outcomes)).capitalize()
+    if patient.live_doses >= patient.course_max:
+        return f"All {patient.course_max} doses given"
+    closed = timezone.localtime(patient.window_closes_at).strftime("%Y-%m-%d %H:%M")
+    return f"Window for dose {patient.live_doses + 1} closed {closed}"
+
+
+def finished_rows(patients: list, *, now) -> list[dict]:
+    from django.db.models import prefetch_related_objects
+
+    prefetch_related_objects(patients, "outcomes")
+    return [
+        {"patient": p, "doses_given": p.live_doses, "reason": finished_reason(p, now)}
+        for p in patients
+    ]
+
+
+def notice_sections(worklist: str, user, now):
+    return notices.notices_for(worklist, user, now=now)
