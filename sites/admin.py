@@ -6,7 +6,7 @@ from django.contrib import admin
 from audit.admin import AuditedAdmin, RecordServices
 from audit.models import AuditEvent
 from sites import services
-from sites.models import FACILITY_FORMER_OBJECT_TYPES, Facility
+from sites.models import FACILITY_FORMER_OBJECT_TYPES, Facility, Hospital
 
 
 def facility_history(facility):
@@ -33,3 +33,15 @@ class FacilityAdmin(AuditedAdmin):
         obj = self.get_object(request, object_id)
         extra = {"events": facility_history(obj)} if obj is not None else {}
         return super().history_view(request, object_id, {**extra, **(extra_context or {})})
+
+
+@admin.register(Hospital)
+class HospitalAdmin(AuditedAdmin):
+    """A hospital of the network, added by an administrator without a deploy."""
+
+    list_display = ["code", "name", "patient_code_prefix", "time_zone", "notification_email"]
+    search_fields = ["code", "name"]
+    record_fields = services.HOSPITAL_FIELDS
+    record_services = RecordServices(
+        services, "create_hospital", "correct_hospital", "delete_hospital"
+    )

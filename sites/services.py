@@ -56,23 +56,31 @@ def correct_facility(
     return _save(facility, actor=actor, reason=reason)
 
 
-@transaction.atomic
-def delete_facility(facility: Facility, *, actor: AbstractBaseUser | None, reason: str) -> None:
-    """Delete a facility entered by mistake: refused while a batch was made there."""
+def _delete_unreferenced(site, *, noun: str, code: str, actor, reason: str) -> None:
+    """Delete a site record entered by mistake, with a reason: refused, naming what
+    refers to it, while any record (a batch, a patient, a storage position, a member)
+    does. Asked before the delete, whose audit event is written first (a refused DELETE
+    would doom the transaction)."""
     if not reason.strip():
-        raise FacilityError(f"Give the reason for deleting facility {facility.fin}.")
-    facility = Facility.objects.select_for_update().get(pk=facility.pk)
-    # Asked before the delete, whose audit event is written first (a refused DELETE
-    # would doom the transaction).
-    if any(
-        rel.related_model._base_manager.filter(**{rel.field.name: facility}).exists()
-        for rel in Facility._meta.related_objects
-    ):
+        raise FacilityError(f"Give the reason for deleting {noun} {code}.")
+    site = type(site).objects.select_for_update().get(pk=site.pk)
+    referring = sorted(
+        str(rel.related_model._meta.verbose_name_plural)
+        for rel in type(site)._meta.related_objects
+        if rel.related_model._base_manager.filter(**{rel.field.name: site}).exists()
+    )
+    if referring:
         raise FacilityError(
-            f"Facility {facility.fin} cannot be deleted: batches made there refer to it."
+            f"{noun.capitalize()} {code} cannot be deleted: {', '.join(referring)} refer to it."
         )
     with audit_context(actor=actor, reason=reason.strip()):
-        facility.delete()
+        site.delete()
+
+
+@transaction.atomic
+def delete_facility(facility: Facility, *, actor: AbstractBaseUser | None, reason: str) -> None:
+    """Delete a facility entered by mistake: refused while anything refers to it."""
+    _delete_unreferenced(facility, noun="facility", code=facility.fin, actor=actor, reason=reason)
 
 
 @transaction.atomic
@@ -98,18 +106,7 @@ def correct_hospital(
 def delete_hospital(hospital: Hospital, *, actor: AbstractBaseUser | None, reason: str) -> None:
     """Delete a hospital entered by mistake: refused while a patient, a storage position or
     a member refers to it."""
-    if not reason.strip():
-        raise FacilityError(f"Give the reason for deleting hospital {hospital.code}.")
-    hospital = Hospital.objects.select_for_update().get(pk=hospital.pk)
-    if any(
-        rel.related_model._base_manager.filter(**{rel.field.name: hospital}).exists()
-        for rel in Hospital._meta.related_objects
-    ):
-        raise FacilityError(
-            f"Hospital {hospital.code} cannot be deleted: records or members refer to it."
-        )
-    with audit_context(actor=actor, reason=reason.strip()):
-        hospital.delete()
+    _delete_unreferenced(hospital, noun="hospital", code=hospital.code, actor=actor, reason=reason)
 
 
 @transaction.atomic

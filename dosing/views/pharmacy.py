@@ -37,15 +37,9 @@ from dosing.views.common import (
 )
 from dosing.views.steps import next_step
 from dosing.views.worklists import (
-    finished_rows,
-    notice_sections,
-    page_of,
-    search,
-    search_term,
-    to_do_rows,
+    render_worklist,
 )
 from patients.eligibility import evaluate_eligibility
-from patients.models import Patient
 from patients.querysets import patient_or_404
 
 
@@ -54,23 +48,12 @@ def worklist(request):
     """The pharmacy's worklist: the patients with something to do first, each with its
     deadline (the most pressing first), then the finished ones; search by code; paged.
     Filtered, ordered and paged in SQL (`dosing.worklists`): a fixed number of queries."""
-    now = timezone.now()
-    term = search_term(request)
-    patients = search(Patient.objects.for_user(request.user).select_related("hospital"), term)
-    todo = page_of(worklists.to_do(patients, now=now), request, "page")
-    done = page_of(worklists.finished(patients, now=now), request, "done")
-    return render(
+    return render_worklist(
         request,
-        "dosing/worklist.html",
-        {
-            "q": term,
-            "todo": todo,
-            "rows": to_do_rows(list(todo.object_list), request.user, now=now),
-            "done": done,
-            "finished": finished_rows(list(done.object_list), now=now),
-            "notice_sections": notice_sections(notices.PHARMACY, request.user, now),
-            "now": now,
-        },
+        to_do=worklists.to_do,
+        finished=worklists.finished,
+        template="dosing/worklist.html",
+        section=notices.PHARMACY,
     )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
-from django.utils import timezone
 
 from core import notices
 from core.exceptions import DomainError
@@ -19,14 +18,8 @@ from dosing.forms import (
 from dosing.models import Dose
 from dosing.views.common import INFUSE, dose_or_404
 from dosing.views.worklists import (
-    finished_rows,
-    notice_sections,
-    page_of,
-    search,
-    search_term,
-    to_do_rows,
+    render_worklist,
 )
-from patients.models import Patient
 from patients.querysets import patient_or_404
 
 
@@ -35,23 +28,12 @@ def clinic_worklist(request):
     """The ward's worklist: patients with a dose dispensed to infuse (by its use-before
     time, the most pressing first) or an adverse event to follow up; then the finished
     ones; search by code; paged; a fixed number of queries (`dosing.worklists`)."""
-    now = timezone.now()
-    term = search_term(request)
-    patients = search(Patient.objects.for_user(request.user).select_related("hospital"), term)
-    todo = page_of(worklists.ward_to_do(patients, now=now), request, "page")
-    done = page_of(worklists.ward_finished(patients, now=now), request, "done")
-    return render(
+    return render_worklist(
         request,
-        "clinic/worklist.html",
-        {
-            "q": term,
-            "todo": todo,
-            "rows": to_do_rows(list(todo.object_list), request.user, now=now),
-            "done": done,
-            "finished": finished_rows(list(done.object_list), now=now),
-            "notice_sections": notice_sections(notices.CLINIC, request.user, now),
-            "now": now,
-        },
+        to_do=worklists.ward_to_do,
+        finished=worklists.ward_finished,
+        template="clinic/worklist.html",
+        section=notices.CLINIC,
     )
 
 

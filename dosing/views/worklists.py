@@ -8,6 +8,7 @@ queries), and eligibility and the next step are evaluated for them.
 from __future__ import annotations
 
 from django.core.paginator import Paginator
+from django.shortcuts import render
 from django.utils import timezone
 
 from batches.picking import pick_list
@@ -17,6 +18,7 @@ from dosing.models import Dose, Protocol
 from dosing.views.steps import next_step
 from dosing.worklists import page_rows_prefetch
 from patients.eligibility import evaluate_eligibility
+from patients.models import Patient
 
 S = Dose.Status
 PER_PAGE = 25
@@ -107,3 +109,27 @@ def finished_rows(patients: list, *, now) -> list[dict]:
 
 def notice_sections(worklist: str, user, now):
     return notices.notices_for(worklist, user, now=now)
+
+
+def render_worklist(request, *, to_do, finished, template: str, section: str):
+    """One worklist page (pharmacy or ward): the user's patients matching the search, the
+    ones with something to do (`to_do(patients, now=)`, paged as `page`) and the finished
+    ones (`finished(patients, now=)`, paged as `done`), with the section's notices."""
+    now = timezone.now()
+    term = search_term(request)
+    patients = search(Patient.objects.for_user(request.user).select_related("hospital"), term)
+    todo = page_of(to_do(patients, now=now), request, "page")
+    done = page_of(finished(patients, now=now), request, "done")
+    return render(
+        request,
+        template,
+        {
+            "q": term,
+            "todo": todo,
+            "rows": to_do_rows(list(todo.object_list), request.user, now=now),
+            "done": done,
+            "finished": finished_rows(list(done.object_list), now=now),
+            "notice_sections": notice_sections(section, request.user, now),
+            "now": now,
+        },
+    )
