@@ -18,7 +18,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 
@@ -119,6 +119,30 @@ class RecordServices:
         return getattr(self.module, getattr(self, which))
 
 
+class ScopedReads:
+    """Admin reads through `for_user` (`core.querysets`): a changelist lists what the
+    user may see, a change page of anything else answers 404 (Django's admin would
+    redirect with "does not exist", telling that the id is taken), and every foreign-key
+    choice offers only what the user may see, so a form cannot be pointed at another
+    site's record by editing the posted id."""
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset.for_user(request.user) if hasattr(queryset, "for_user") else queryset
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        raise Http404(f"No {opts.verbose_name} with this id.")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        related = db_field.remote_field.model
+        queryset = kwargs.get("queryset")
+        if queryset is None:
+            queryset = related._default_manager.all()
+        if hasattr(queryset, "for_user"):
+            kwargs["queryset"] = queryset.for_user(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
 class ServiceWrites:
     """What an admin or inline over a regulated record must say: how each write is made.
 
@@ -132,7 +156,7 @@ class ServiceWrites:
         )
 
 
-class AuditedInline(ServiceWrites, admin.TabularInline):
+class AuditedInline(ScopedReads, ServiceWrites, admin.TabularInline):
     """Inline rows written by the app's service, never by the formset.
 
     `save_row(request, parent, obj, changed, reason)` records a new row or a stored one
@@ -150,7 +174,7 @@ class AuditedInline(ServiceWrites, admin.TabularInline):
         raise self._unwired("delete_row")
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(ScopedReads, admin.TabularInline):
     """Rows shown on their parent's page, written elsewhere (by a service or an action)."""
 
     extra = 0
@@ -164,7 +188,7 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
-class AuditedAdmin(ServiceWrites, AuditHistoryMixin, admin.ModelAdmin):
+class AuditedAdmin(ScopedReads, ServiceWrites, AuditHistoryMixin, admin.ModelAdmin):
     """Admin base for audited records: every write through the app's service.
 
     Most admins only declare `record_fields` (what the form records) and
@@ -213,10 +237,6 @@ class AuditedAdmin(ServiceWrites, AuditHistoryMixin, admin.ModelAdmin):
         return self.record_services is not None and self.record_services.delete is not None
 
     # Reads ---------------------------------------------------------------------------
-
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        return queryset.for_user(request.user) if hasattr(queryset, "for_user") else queryset
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -304,7 +324,7 @@ class AuditedAdmin(ServiceWrites, AuditHistoryMixin, admin.ModelAdmin):
             return self._refused(request, error)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ScopedReads, admin.ModelAdmin):
     """Append-only records: visible to staff with the view permission, never editable."""
 
     actions = None

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Cast
 
 from audit.chain import canonical_json
 from audit.context import Origin
 from audit.exceptions import ImmutableAuditEvent
-from core.querysets import ScopedQuerySet
+from core.querysets import ScopedQuerySet, site_scope_of
 
 
 class AuditEventQuerySet(ScopedQuerySet):
@@ -27,6 +28,41 @@ class AuditEventQuerySet(ScopedQuerySet):
 
     def for_object(self, obj) -> AuditEventQuerySet:
         return self.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk))
+
+    def scoped_to(self, user) -> AuditEventQuerySet:
+        """Network-wide readers see the whole trail. A reader of named sites sees the
+        events (and signatures) of the records they can see now: one query, an
+        `object_type = … AND object_id IN (…)` per audited model, each subquery that
+        model's own `scoped_to`. Events of deleted records, of logins and of checkpoints
+        belong to no site and stay network-wide (docs/permissions.md, "Sites")."""
+        scope = site_scope_of(user)
+        if scope is None or scope.network_wide:
+            return self
+        field_names = {f.name for f in self.model._meta.get_fields()}
+        if "object_type" not in field_names:
+            return self.none()
+        seen = models.Q(pk__in=[])
+        for model in audited_models():
+            ids = (
+                model._default_manager.scoped_to(user)
+                .annotate(_audit_id=Cast("pk", output_field=models.CharField()))
+                .values("_audit_id")
+            )
+            seen |= models.Q(object_type=model._meta.label_lower, object_id__in=ids)
+        return self.filter(seen)
+
+
+def audited_models() -> list:
+    """The models whose events a site reader may see: every model of the apps with a
+    scoped manager (`core.querysets.ScopedQuerySet`), the trail's own tables excepted."""
+    from django.apps import apps
+
+    return [
+        model
+        for model in apps.get_models()
+        if model._meta.app_label != "audit"
+        and isinstance(model._default_manager.all(), ScopedQuerySet)
+    ]
 
 
 class CanonicalJSONField(models.JSONField):

@@ -15,14 +15,44 @@ from django.db.models import CharField, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from audit.audited import AuditedQuerySet
 from audit.models import Signature
+from sites.querysets import SiteScopedQuerySet
+from sites.scope import SiteScope
 
 # The meanings of a QP's signature on a batch that decide it (`audit.models.Signature`).
 DECISION_MEANINGS = (Signature.Meaning.RELEASED, Signature.Meaning.REJECTED)
 
+# More ways a bag belongs to a hospital, registered by the apps above at start-up (dosing:
+# the bags of the hospital's patients' doses): each `extension(hospital_ids)` returns a
+# queryset of bag ids. `batches` cannot import those apps (see docs/architecture.md).
+_HOSPITAL_BAG_EXTENSIONS: list = []
 
-class BatchQuerySet(AuditedQuerySet):
+
+def register_hospital_bags(extension) -> None:
+    """`extension(hospital_ids)` → a values queryset of the ids of more bags the hospitals
+    see (called from an upper app's `AppConfig.ready`)."""
+    if extension not in _HOSPITAL_BAG_EXTENSIONS:
+        _HOSPITAL_BAG_EXTENSIONS.append(extension)
+
+
+def _hospital_bags(hospital_ids) -> Q:
+    """Bags a hospital sees: those stored at it now, and every registered extension."""
+    seen = Q(location__hospital_id__in=hospital_ids)
+    for extension in _HOSPITAL_BAG_EXTENSIONS:
+        seen |= Q(pk__in=extension(hospital_ids))
+    return seen
+
+
+def _bags_of_scope(bags, scope: SiteScope):
+    """Facilities see the bags of the batches they made, wherever the bags are now;
+    hospitals the bags stored at them or given to their patients."""
+    q = Q(batch__facility_id__in=scope.facility_ids)
+    if scope.hospital_ids:
+        q |= _hospital_bags(scope.hospital_ids)
+    return bags.filter(q)
+
+
+class BatchQuerySet(SiteScopedQuerySet):
     def released(self, on_date: datetime.date | None = None) -> BatchQuerySet:
         """Batches released by a QP whose expiry date is known and not yet past on
         `on_date` (today by default)."""
@@ -44,13 +74,18 @@ class BatchQuerySet(AuditedQuerySet):
         )
         return self.filter(Q(status__in=self.model.LOCKED_STATUSES) | Q(Exists(signed)))
 
-    def scoped_to(self, user) -> BatchQuerySet:
-        """The batches of the user's sites. Every role sees every batch today; the
-        network (memberships of sites) narrows this to the facilities the user works for."""
-        return self
+    def within(self, scope: SiteScope) -> BatchQuerySet:
+        """The batches made at the user's facilities, and those of which a bag is seen at
+        the user's hospitals (`BagQuerySet.within`)."""
+        q = Q(facility_id__in=scope.facility_ids)
+        if scope.hospital_ids:
+            bag = self.model._meta.get_field("bags").related_model
+            hospital_bags = bag._base_manager.filter(_hospital_bags(scope.hospital_ids))
+            q |= Q(pk__in=hospital_bags.values("batch_id"))
+        return self.filter(q)
 
 
-class BagQuerySet(AuditedQuerySet):
+class BagQuerySet(SiteScopedQuerySet):
     def available_for_allocation(self, on_date: datetime.date | None = None) -> BagQuerySet:
         """Bags a pharmacy may allocate: status `available`, of a released, unexpired batch.
 
@@ -71,12 +106,52 @@ class BagQuerySet(AuditedQuerySet):
             .order_by("batch__expires_on", "batch_id", "code")
         )
 
-    def scoped_to(self, user) -> BagQuerySet:
-        """The bags of the user's sites (every bag today; see `BatchQuerySet.scoped_to`)."""
-        return self
+    def within(self, scope: SiteScope) -> BagQuerySet:
+        return _bags_of_scope(self, scope)
 
 
-class SpecificationQuerySet(AuditedQuerySet):
+class StorageLocationQuerySet(SiteScopedQuerySet):
+    def within(self, scope: SiteScope) -> StorageLocationQuerySet:
+        return self.filter(
+            Q(facility_id__in=scope.facility_ids) | Q(hospital_id__in=scope.hospital_ids)
+        )
+
+
+class BagEventQuerySet(SiteScopedQuerySet):
+    def within(self, scope: SiteScope) -> BagEventQuerySet:
+        bag = self.model._meta.get_field("bag").related_model
+        return self.filter(bag__in=bag.objects.within(scope).values("pk"))
+
+
+class ReleaseCheckQuerySet(SiteScopedQuerySet):
+    def within(self, scope: SiteScope) -> ReleaseCheckQuerySet:
+        batch = self.model._meta.get_field("batch").related_model
+        return self.filter(batch__in=batch.objects.within(scope).values("pk"))
+
+
+class DonorQuerySet(SiteScopedQuerySet):
+    def within(self, scope: SiteScope) -> DonorQuerySet:
+        """A facility's donors: registered there (`Donor.facility`) or with a batch made
+        there. Hospitals see no donors (a trace says it left the link out)."""
+        batch = self.model._meta.get_field("batches").related_model
+        made_here = batch._base_manager.filter(facility_id__in=scope.facility_ids)
+        return self.filter(
+            Q(facility_id__in=scope.facility_ids) | Q(pk__in=made_here.values("donor_id"))
+        )
+
+
+class DonorRecordQuerySet(SiteScopedQuerySet):
+    """Serology and procurement: those of the donors the user sees."""
+
+    def within(self, scope: SiteScope) -> DonorRecordQuerySet:
+        donor = self.model._meta.get_field("donor").related_model
+        return self.filter(donor__in=donor.objects.within(scope).values("pk"))
+
+
+class SpecificationQuerySet(SiteScopedQuerySet):
+    """Release specifications are the network's (one product, one specification): every
+    site with a membership reads them; `SiteScopedQuerySet.within` keeps them all."""
+
     def unused(self) -> SpecificationQuerySet:
         """Versions no QP decision was made against: the only ones that take new items."""
         batches = self.model._meta.get_field("batches").related_model

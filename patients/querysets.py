@@ -1,7 +1,8 @@
 """Read paths over patients (no writes here): what a user may see, with what it needs.
 
-Every page reaches patients through `Patient.objects.for_user(user)` (scoped by role
-today, by the user's hospitals once sites carry memberships: see `core.querysets`).
+Every page reaches patients through `Patient.objects.for_user(user)`: the role's view
+permission, then the user's hospitals (`sites.querysets.SiteScopedQuerySet`). A patient and
+every record about them belong to the patient's hospital; facilities see none of them.
 """
 
 from __future__ import annotations
@@ -9,10 +10,14 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 
-from audit.audited import AuditedQuerySet
+from sites.querysets import SiteScopedQuerySet
+from sites.scope import SiteScope
 
 
-class PatientQuerySet(AuditedQuerySet):
+class PatientQuerySet(SiteScopedQuerySet):
+    def within(self, scope: SiteScope) -> PatientQuerySet:
+        return self.filter(hospital_id__in=scope.hospital_ids)
+
     def with_records(self) -> PatientQuerySet:
         """Weights, assessments and outcomes prefetched, so that `current_weight()`,
         `latest_assessment()` and eligibility cost no query per patient."""
@@ -24,6 +29,13 @@ class PatientQuerySet(AuditedQuerySet):
             # Eligibility reads the recorded outcomes (death, extubation, ICU discharge).
             "outcomes",
         )
+
+
+class PatientRecordQuerySet(SiteScopedQuerySet):
+    """Weights, assessments, observations, outcomes: those of the patients seen."""
+
+    def within(self, scope: SiteScope) -> PatientRecordQuerySet:
+        return self.filter(patient__hospital_id__in=scope.hospital_ids)
 
 
 def patient_or_404(user, code: str):

@@ -1,27 +1,48 @@
 """Read paths over site records (no writes here): what a user may see of them.
 
-Every read goes through `Facility.objects.for_user(user)` (`core.querysets`): the role's
-view permission today; the network narrows `scoped_to` to the user's own sites.
+`SiteScopedQuerySet` is the base of every site-bound record's queryset in the apps above:
+`scoped_to(user)` asks `sites.scope.site_scope(user)` once (cached on the user) and hands
+the scope to the queryset's `within(scope)`, which names the record's own path to a site
+(`docs/permissions.md`, "Sites"). Network-wide readers (auditors of the whole network,
+superusers) skip `within`; a user of no site gets nothing.
 """
 
 from __future__ import annotations
 
+from django.db.models import Q
+
 from audit.audited import AuditedQuerySet
+from sites.scope import SiteScope, site_scope
 
 
-class FacilityQuerySet(AuditedQuerySet):
-    def scoped_to(self, user) -> FacilityQuerySet:
-        """The facilities of the user's sites. Every role sees every facility today; the
-        network (memberships of sites) narrows this to the user's own."""
+class SiteScopedQuerySet(AuditedQuerySet):
+    def scoped_to(self, user):
+        scope = site_scope(user)
+        if scope.network_wide:
+            return self
+        if scope.empty:
+            return self.none()
+        return self.within(scope)
+
+    def within(self, scope: SiteScope):
+        """The rows of `scope`'s sites. The default keeps every row: a record shared by
+        the whole network (a release specification, the dosing protocol)."""
         return self
 
 
-class HospitalQuerySet(AuditedQuerySet):
-    def scoped_to(self, user) -> HospitalQuerySet:
-        """The hospitals of the user's sites (narrowed by the network's scoping)."""
-        return self
+class FacilityQuerySet(SiteScopedQuerySet):
+    def within(self, scope: SiteScope) -> FacilityQuerySet:
+        return self.filter(pk__in=scope.facility_ids)
 
 
-class MembershipQuerySet(AuditedQuerySet):
-    def scoped_to(self, user) -> MembershipQuerySet:
-        return self
+class HospitalQuerySet(SiteScopedQuerySet):
+    def within(self, scope: SiteScope) -> HospitalQuerySet:
+        return self.filter(pk__in=scope.hospital_ids)
+
+
+class MembershipQuerySet(SiteScopedQuerySet):
+    def within(self, scope: SiteScope) -> MembershipQuerySet:
+        """The memberships of the reader's sites (network-wide ones only network-wide)."""
+        return self.filter(
+            Q(facility_id__in=scope.facility_ids) | Q(hospital_id__in=scope.hospital_ids)
+        )

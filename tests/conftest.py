@@ -81,11 +81,37 @@ def _second_factor_in_test_logins(monkeypatch):
     monkeypatch.setattr(Client, "_login", _login_with_second_factor)
 
 
-def _user(username, group=None, **extra):
+def _user(username, group=None, *, site=None, **extra):
+    """A user of `group` who belongs to `site` (a Facility, a Hospital, or "network")."""
     user = User.objects.create_user(username=username, password=PASSWORD, **extra)
     if group:
         user.groups.add(Group.objects.get(name=group))
+    if site is not None:
+        from tests.factories import site_member
+
+        site_member(user, site)
     return user
+
+
+def _default_hospital():
+    from tests.factories import HospitalFactory
+
+    return HospitalFactory()
+
+
+def _default_facility():
+    from tests.factories import FacilityFactory
+
+    return FacilityFactory(fin="E0001")
+
+
+def role_user(username, role, site, **extra):
+    """A user of `role` at `site` — the way to make users of a second hospital or
+    facility (`second_hospital`, `second_facility`): `role_user("pharm2", "pharmacy",
+    second_hospital)`. Staff roles (production, qp) get admin access as the fixtures do."""
+    if role in ("production", "qp"):
+        extra.setdefault("is_staff", True)
+    return _user(username, role, site=site, **extra)
 
 
 @pytest.fixture(scope="session")
@@ -119,29 +145,74 @@ def otp_code():
     return totp_code
 
 
+# The role fixtures belong to the default sites of the factories: production and the QP
+# to the facility E0001 (`BatchFactory`'s), pharmacy and clinicians to the hospital HUS
+# (`HospitalFactory()`, every `PatientFactory`'s), the auditor to the whole network.
+
+
 @pytest.fixture
 def production_user(db):
-    return _user("prod1", "production", is_staff=True, first_name="Pat", last_name="Prod")
+    return _user(
+        "prod1",
+        "production",
+        site=_default_facility(),
+        is_staff=True,
+        first_name="Pat",
+        last_name="Prod",
+    )
 
 
 @pytest.fixture
 def qp_user(db):
-    return _user("qp1", "qp", is_staff=True, first_name="Quinn", last_name="Person")
+    return _user(
+        "qp1",
+        "qp",
+        site=_default_facility(),
+        is_staff=True,
+        first_name="Quinn",
+        last_name="Person",
+    )
 
 
 @pytest.fixture
 def pharmacist(db):
-    return _user("pharm1", "pharmacy", first_name="Phil", last_name="Macist")
+    return _user(
+        "pharm1", "pharmacy", site=_default_hospital(), first_name="Phil", last_name="Macist"
+    )
 
 
 @pytest.fixture
 def clinician(db):
-    return _user("clin1", "clinician", first_name="Cleo", last_name="Nician")
+    return _user(
+        "clin1", "clinician", site=_default_hospital(), first_name="Cleo", last_name="Nician"
+    )
 
 
 @pytest.fixture
 def auditor(db):
-    return _user("audit1", "auditor", first_name="Ada", last_name="Auditor")
+    return _user("audit1", "auditor", site="network", first_name="Ada", last_name="Auditor")
+
+
+@pytest.fixture
+def second_hospital(db):
+    """A second hospital of the network (FJD, patient codes FJD-…), for scoping tests."""
+    from tests.factories import HospitalFactory
+
+    return HospitalFactory(code="FJD", name="Fundación Jiménez Díaz")
+
+
+@pytest.fixture
+def second_facility(db):
+    """A second GMP facility (E0002), for scoping tests."""
+    from tests.factories import FacilityFactory
+
+    return FacilityFactory(fin="E0002", name="Second GMP facility")
+
+
+@pytest.fixture
+def make_role_user(db):
+    """`make_role_user("pharm2", "pharmacy", second_hospital)`: a user of another site."""
+    return role_user
 
 
 @pytest.fixture

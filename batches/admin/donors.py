@@ -88,6 +88,22 @@ class DonorAdmin(ProductionAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("serology", "procurements")
 
+    def get_readonly_fields(self, request, obj=None):
+        # A donor stays with the facility that registered them.
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "facility"] if obj is not None else fields
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "facility":
+            # A new donor is registered at one of the user's facilities (their staff see
+            # the donor); the only one, when the user works at one.
+            field.required = True
+            facilities = list(field.queryset[:2])
+            if len(facilities) == 1:
+                field.initial = facilities[0].pk
+        return field
+
     @admin.display(boolean=True, description="eligible")
     def eligible(self, obj):
         return is_donor_eligible(obj)

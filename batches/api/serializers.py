@@ -59,6 +59,11 @@ class DonorSerializer(serializers.ModelSerializer):
     procurements = ProcurementSerializer(
         many=True, read_only=True, help_text="Tissue procurements from this donor."
     )
+    facility = serializers.SlugRelatedField(
+        slug_field="fin",
+        read_only=True,
+        help_text="FIN of the facility that registered the donor (null before the network).",
+    )
 
     class Meta:
         model = Donor

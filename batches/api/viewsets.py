@@ -40,7 +40,9 @@ def bag_queryset():
 class DonorViewSet(AuditorViewSet):
     """Donors, by pseudonymous code, with their serology and procurements."""
 
-    queryset = Donor.objects.prefetch_related("serology", "procurements")
+    queryset = Donor.objects.select_related("facility").prefetch_related(
+        "serology", "procurements"
+    )
     serializer_class = DonorSerializer
     filterset_class = DonorFilterSet
     lookup_field = "code"

@@ -9,7 +9,7 @@ from django.db.models import Q
 
 from audit.audited import AuditedModel
 from batches.models.batches import Batch
-from batches.querysets import BagQuerySet
+from batches.querysets import BagEventQuerySet, BagQuerySet, StorageLocationQuerySet
 
 MIN_BAG_CELLS = 50_000_000
 MAX_BAG_CELLS = 75_000_000
@@ -18,6 +18,8 @@ MAX_BAG_CELLS = 75_000_000
 class StorageLocation(AuditedModel):
     """A position in a liquid-nitrogen tank (tank / rack / box / position) at one site:
     a GMP facility's store or a hospital pharmacy's, so two sites can both have 1/1/1/1."""
+
+    objects = StorageLocationQuerySet.as_manager()
 
     facility = models.ForeignKey(
         "sites.Facility",
@@ -160,6 +162,8 @@ class Bag(AuditedModel):
 
 class BagEvent(AuditedModel):
     """One step in a bag's chain of custody: a status transition with who and when."""
+
+    objects = BagEventQuerySet.as_manager()
 
     bag = models.ForeignKey(Bag, on_delete=models.PROTECT, related_name="events")
     from_status = models.CharField(max_length=12, choices=Bag.Status.choices, blank=True)

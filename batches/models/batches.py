@@ -15,7 +15,7 @@ from audit.audited import AuditedModel
 from audit.models import Signature
 from batches.isbt import DIN_RE, iso7064_mod37_2
 from batches.models.guards import RefusesDeletion
-from batches.querysets import DECISION_MEANINGS, BatchQuerySet
+from batches.querysets import DECISION_MEANINGS, BatchQuerySet, ReleaseCheckQuerySet
 from batches.rules import evaluate_check
 from core.formatting import plain_decimal
 from sites.models import Facility
@@ -208,6 +208,8 @@ class Batch(AuditedModel):
 
 class ReleaseCheck(RefusesDeletion, AuditedModel):
     """A recorded result against a specification item. Pass/fail is computed, never typed."""
+
+    objects = ReleaseCheckQuerySet.as_manager()
 
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="checks")
     item = models.ForeignKey(

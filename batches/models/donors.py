@@ -7,16 +7,27 @@ from django.db import models
 
 from audit.audited import AuditedModel
 from batches.models.guards import RefusesDeletion
+from batches.querysets import DonorQuerySet, DonorRecordQuerySet
 
 
 class Donor(AuditedModel):
     """A voluntary tissue donor, known only by a pseudonymous code."""
+
+    objects = DonorQuerySet.as_manager()
 
     class Sex(models.TextChoices):
         FEMALE = "F", "Female"
         MALE = "M", "Male"
 
     code = models.CharField(max_length=20, unique=True, help_text="Pseudonymous donor code.")
+    facility = models.ForeignKey(
+        "sites.Facility",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="donors",
+        help_text="The GMP facility that registered the donor (its staff see the donor).",
+    )
     age_at_donation = models.PositiveSmallIntegerField(
         validators=[MinValueValidator(18), MaxValueValidator(120)]
     )
@@ -32,6 +43,7 @@ class Donor(AuditedModel):
     # What production records about a donor: the admin's form, the service, the API.
     RECORD_FIELDS = (
         "code",
+        "facility",
         "age_at_donation",
         "sex",
         "has_comorbidities",
@@ -63,6 +75,8 @@ class Donor(AuditedModel):
 class DonorRecord(RefusesDeletion, AuditedModel):
     """What is recorded about a donor (serology, procurement). Once a QP has decided on a
     batch from the donor, a record is corrected with a written reason, never deleted."""
+
+    objects = DonorRecordQuerySet.as_manager()
 
     record_name = "a record"  # how the refusal names it
 

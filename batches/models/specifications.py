@@ -50,6 +50,8 @@ class ReleaseSpecification(AuditedModel):
 class SpecificationItem(RefusesDeletion, AuditedModel):
     """One required check of a specification and its acceptance criterion."""
 
+    objects = SpecificationQuerySet.as_manager()
+
     deletion_error = SpecificationInUseError
 
     class Category(models.TextChoices):

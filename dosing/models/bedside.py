@@ -11,10 +11,13 @@ from django.db.models import Q
 
 from audit.audited import AuditedModel
 from dosing.models.doses import Dose
+from dosing.querysets import AdverseEventQuerySet, DoseRecordQuerySet
 
 
 class Infusion(AuditedModel):
     """The bedside record of one dose's infusion."""
+
+    objects = DoseRecordQuerySet.as_manager()
 
     class Route(models.TextChoices):
         IV = "iv", "Intravenous"
@@ -92,6 +95,8 @@ class Infusion(AuditedModel):
 class AdverseEvent(AuditedModel):
     """An adverse event after AT-MSC, graded (CTCAE) and judged for causality (WHO-UMC)."""
 
+    objects = AdverseEventQuerySet.as_manager()
+
     class Causality(models.TextChoices):
         CERTAIN = "certain", "Certain"
         PROBABLE = "probable", "Probable / likely"
@@ -150,6 +155,8 @@ class AdverseEvent(AuditedModel):
 class BedsideScan(AuditedModel):
     """One scan at the bedside before an infusion: the wristband, then each bag. Matches
     and refusals alike are kept (and so on the trail)."""
+
+    objects = DoseRecordQuerySet.as_manager()
 
     class Kind(models.TextChoices):
         WRISTBAND = "wristband", "Wristband"

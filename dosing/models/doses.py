@@ -11,7 +11,7 @@ from django.db.models import Q
 
 from audit.audited import AuditedModel
 from dosing.models.protocol import MAX_DOSE_NUMBER, Protocol
-from dosing.querysets import CANCELLED, DoseQuerySet
+from dosing.querysets import CANCELLED, DoseQuerySet, DoseRecordQuerySet
 
 
 class Dose(AuditedModel):
@@ -141,6 +141,8 @@ class Dose(AuditedModel):
 class DoseBag(AuditedModel):
     """A bag reserved for a dose. A bag has at most one live reservation, by constraint."""
 
+    objects = DoseRecordQuerySet.as_manager()
+
     dose = models.ForeignKey(Dose, on_delete=models.PROTECT, related_name="dose_bags")
     bag = models.ForeignKey("batches.Bag", on_delete=models.PROTECT, related_name="dose_links")
     cells = models.BigIntegerField(help_text="The bag's nominal cells when reserved.")
@@ -167,6 +169,8 @@ class DoseBag(AuditedModel):
 
 class Preparation(AuditedModel):
     """How a dose was made ready: thawed (infused in freezing medium) or refreshed."""
+
+    objects = DoseRecordQuerySet.as_manager()
 
     class Method(models.TextChoices):
         THAWED = "thawed", "Thawed (infused in the freezing medium)"

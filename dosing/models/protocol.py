@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 
 from audit.audited import AuditedModel
+from dosing.querysets import ProtocolQuerySet
 
 # A patient's doses are numbered 1..3: the case series' maximum, and the most any protocol
 # may allow (its `max_doses`, the dose numbers and a database constraint all say so).
@@ -16,6 +17,8 @@ MAX_DOSE_NUMBER = 3
 
 class Protocol(AuditedModel):
     """A versioned set of dose and preparation settings (the paper's protocol is v1)."""
+
+    objects = ProtocolQuerySet.as_manager()
 
     code = models.CharField(max_length=40)
     version = models.PositiveIntegerField()

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from audit.audited import AuditedModel
 from patients.models.patient import Patient
+from patients.querysets import PatientRecordQuerySet
 
 
 class ClinicalAssessment(AuditedModel):
@@ -17,6 +18,8 @@ class ClinicalAssessment(AuditedModel):
     Eligibility is evaluated from the latest assessment (see `patients.eligibility`);
     a correction is a new assessment, or an edit with a reason, both on the trail.
     """
+
+    objects = PatientRecordQuerySet.as_manager()
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="assessments")
     assessed_on = models.DateField()

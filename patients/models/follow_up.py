@@ -11,10 +11,13 @@ from django.utils import timezone
 
 from audit.audited import AuditedModel
 from patients.models.patient import Patient
+from patients.querysets import PatientRecordQuerySet
 
 
 class Observation(AuditedModel):
     """A follow-up laboratory value or WHO ordinal scale level at a time."""
+
+    objects = PatientRecordQuerySet.as_manager()
 
     class Kind(models.TextChoices):
         CRP = "crp", "C-reactive protein"
@@ -80,6 +83,8 @@ class Observation(AuditedModel):
 
 class ClinicalOutcome(AuditedModel):
     """An outcome event of the follow-up: extubation, ICU discharge or death, dated."""
+
+    objects = PatientRecordQuerySet.as_manager()
 
     class Kind(models.TextChoices):
         EXTUBATION = "extubation", "Extubation"

@@ -12,7 +12,7 @@ from django.db import models
 from django.utils import timezone
 
 from audit.audited import AuditedModel
-from patients.querysets import PatientQuerySet
+from patients.querysets import PatientQuerySet, PatientRecordQuerySet
 
 if TYPE_CHECKING:
     from patients.models.assessments import ClinicalAssessment
@@ -160,6 +160,8 @@ class Patient(AuditedModel):
 
 class WeightMeasurement(AuditedModel):
     """A body weight on a date; the dose is calculated from the latest one."""
+
+    objects = PatientRecordQuerySet.as_manager()
 
     MIN_WEIGHT_KG = Decimal("20")
     MAX_WEIGHT_KG = Decimal("300")

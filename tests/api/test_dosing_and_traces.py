@@ -74,8 +74,9 @@ def test_dosing_list_query_count_does_not_grow_with_rows(
     _chain(size, pharmacist)
     client = token_client(auditor)
 
-    # token (2) + permissions (2) + the page + a fixed set of prefetches (patients: 4).
-    with django_assert_max_num_queries(9):
+    # token (2) + permissions (2) + the reader's sites (1) + the page + a fixed set of
+    # prefetches (patients: 4).
+    with django_assert_max_num_queries(10):
         response = client.get(path)
 
     assert response.status_code == 200

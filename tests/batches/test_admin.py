@@ -52,6 +52,7 @@ def test_production_user_creates_donor_with_serology_attributed_on_trail(
     login(client, production_user, password)
     data = {
         "code": "ATD-900",
+        "facility": str(FacilityFactory(fin="E0001").pk),  # the production user's own
         "age_at_donation": "37",
         "sex": "F",
         "consent_for_clinical_use": "on",
@@ -87,12 +88,12 @@ def test_production_user_creates_donor_with_serology_attributed_on_trail(
 def test_production_user_creates_batch_then_bags_through_the_action(
     client, production_user, password
 ):
-    facility = FacilityFactory(fin="ESXYZ")
+    facility = FacilityFactory(fin="E0001")  # the production user's own
     procurement = ProcurementFactory()
     spec = ReleaseSpecificationFactory()
     login(client, production_user, password)
     data = {
-        "din": "ESXYZ26000007",
+        "din": "E000126000007",
         "donor": procurement.donor.pk,
         "procurement": procurement.pk,
         "facility": facility.pk,
@@ -109,7 +110,7 @@ def test_production_user_creates_batch_then_bags_through_the_action(
     }
     response = client.post(reverse("admin:batches_batch_add"), data)
     assert response.status_code == 302, response.content.decode()[:3000]
-    batch = Batch.objects.get(din="ESXYZ26000007")
+    batch = Batch.objects.get(din="E000126000007")
     assert batch.status == Batch.Status.IN_PRODUCTION
     assert AuditEvent.objects.get(object_type="batches.batch").actor == production_user
 

@@ -119,6 +119,7 @@ def test_every_admin_of_a_production_or_site_record_writes_through_its_services(
 def test_donor_and_its_rows_are_added_through_the_services(production, production_user):
     data = {
         "code": "ATD-950",
+        "facility": str(FacilityFactory(fin="E0001").pk),
         "age_at_donation": "37",
         "sex": "F",
         "consent_for_clinical_use": "on",
@@ -149,6 +150,7 @@ def test_a_refused_donor_is_not_written_and_the_page_says_why(production, monkey
         reverse("admin:batches_donor_add"),
         {
             "code": "ATD-951",
+            "facility": str(FacilityFactory(fin="E0001").pk),
             "age_at_donation": "37",
             "sex": "F",
             "change_reason": "",
@@ -163,11 +165,11 @@ def test_a_refused_donor_is_not_written_and_the_page_says_why(production, monkey
 
 
 def test_batch_is_added_through_create_batch(production, production_user):
-    facility = FacilityFactory(fin="ESXYZ")
+    facility = FacilityFactory(fin="E0001")  # the production user's own
     procurement = ProcurementFactory()
     spec = ReleaseSpecificationFactory()
     data = {
-        "din": "ESXYZ26000017",
+        "din": "E000126000017",
         "donor": procurement.donor.pk,
         "procurement": procurement.pk,
         "facility": facility.pk,
@@ -184,7 +186,7 @@ def test_batch_is_added_through_create_batch(production, production_user):
     }
     response = production.post(reverse("admin:batches_batch_add"), data)
     assert response.status_code == 302, response.content.decode()[:3000]
-    batch = Batch.objects.get(din="ESXYZ26000017")
+    batch = Batch.objects.get(din="E000126000017")
     # The admin's message names the batch as stored, check character included.
     assert any(batch.code in m for m in messages_of(response))
     event = event_of(Batch, "create")
@@ -218,7 +220,7 @@ def test_specification_and_its_items_are_added_through_the_services(production):
 def test_storage_location_and_facility_are_added_through_their_services(
     production, production_user
 ):
-    facility = FacilityFactory()
+    facility = FacilityFactory(fin="E0001")  # the production user's own
     response = production.post(
         reverse("admin:batches_storagelocation_add"),
         {
@@ -250,12 +252,13 @@ def test_storage_location_and_facility_are_added_through_their_services(
 
 
 def test_a_refused_facility_change_is_not_written(production, monkeypatch):
-    facility = FacilityFactory(fin="ESBCN", name="Old name")
+    facility = FacilityFactory(fin="E0001")  # the production user's own
+    old_name = facility.name
     monkeypatch.setattr(site_services, "correct_facility", refusing("No, not today."))
     response = production.post(
         reverse("admin:sites_facility_change", args=[facility.pk]),
         {
-            "fin": "ESBCN",
+            "fin": "E0001",
             "name": "New name",
             "authorisation_ref": "",
             "time_zone": "Europe/Madrid",
@@ -263,7 +266,7 @@ def test_a_refused_facility_change_is_not_written(production, monkeypatch):
         },
     )
     assert "No, not today." in messages_of(response)
-    assert Facility.objects.get(pk=facility.pk).name == "Old name"
+    assert Facility.objects.get(pk=facility.pk).name == old_name
 
 
 # A bag's move in storage is a custody step --------------------------------------------

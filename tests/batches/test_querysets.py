@@ -66,7 +66,7 @@ def test_the_batch_and_bag_changelists_go_through_for_user(
         assert response.context_data["cl"].result_count == 0, name
     # The change page of a batch outside the user's scope is not found either.
     page = client.get(reverse("admin:batches_batch_change", args=[batch.pk]))
-    assert page.status_code == 302  # Django's admin: "doesn't exist" and back to the list
+    assert page.status_code == 404  # not Django's "doesn't exist" redirect: nothing told
 
 
 def test_the_batch_api_goes_through_for_user(client, auditor, nothing_in_scope):

@@ -299,7 +299,9 @@ def test_facility_created_and_corrected_through_the_sites_service(production_use
     )
     facility.refresh_from_db()
     assert facility.name == "Hospital Clínic BCN"
-    created, corrected = AuditEvent.objects.filter(object_type="sites.facility").order_by("seq")
+    created, corrected = AuditEvent.objects.filter(
+        object_type="sites.facility", object_id=str(facility.pk)
+    ).order_by("seq")
     assert (created.action, created.reason) == ("create", "new site")
     assert (corrected.actor, corrected.reason) == (production_user, "official name")
 

@@ -9,6 +9,7 @@ from core.formatting import fmt_time
 from dosing import services
 from tests.dosing.flow import infused_thawed
 from tests.factories import PatientFactory
+from tests.factories.network import store_at_hospital
 
 pytestmark = pytest.mark.django_db
 
@@ -66,6 +67,8 @@ def test_allocate_prepare_and_dispense_pages_show_the_pick_list_with_positions(
     client, protocol, patient, stock, pharmacist
 ):
     client.force_login(pharmacist)
+    for bag in stock[1]:
+        store_at_hospital(bag)
     dose = services.order_dose(patient, actor=pharmacist)
     page = client.get(f"/pharmacy/dose/{dose.pk}/allocate/")
     (pick,) = page.context["picks"]

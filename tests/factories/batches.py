@@ -50,6 +50,7 @@ class DonorFactory(AuditedFactory):
         model = Donor
 
     code = factory.Sequence(lambda n: f"DON-{n:04d}")
+    facility = factory.SubFactory(FacilityFactory, fin="E0001")
     age_at_donation = 34
     sex = Donor.Sex.FEMALE
     consent_for_clinical_use = True
@@ -104,7 +105,7 @@ class BatchFactory(AuditedFactory):
         model = Batch
 
     din = factory.Sequence(lambda n: f"E000126{n:06d}")
-    donor = factory.SubFactory(DonorFactory)
+    donor = factory.SubFactory(DonorFactory, facility=factory.SelfAttribute("..facility"))
     procurement = factory.SubFactory(ProcurementFactory, donor=factory.SelfAttribute("..donor"))
     facility = factory.SubFactory(FacilityFactory, fin="E0001")
     impd_reference = "PEI-15-103"
@@ -121,7 +122,7 @@ class StorageLocationFactory(AuditedFactory):
     class Meta:
         model = StorageLocation
 
-    facility = factory.SubFactory(FacilityFactory)
+    facility = factory.SubFactory(FacilityFactory, fin="E0001")
     tank = "T1"
     rack = "R1"
     box = factory.Sequence(lambda n: f"B{n // 25 + 1}")

@@ -3,10 +3,11 @@ and users' memberships of sites."""
 
 import factory
 
-from sites.models import Hospital, Membership
+from sites.models import Facility, Hospital, Membership
+from sites.scope import forget_site_scope
 from tests.factories.base import AuditedFactory
 
-__all__ = ["HospitalFactory", "MembershipFactory"]
+__all__ = ["HospitalFactory", "MembershipFactory", "site_member"]
 
 
 class HospitalFactory(AuditedFactory):
@@ -26,3 +27,17 @@ class HospitalFactory(AuditedFactory):
 class MembershipFactory(AuditedFactory):
     class Meta:
         model = Membership
+
+
+def site_member(user, site) -> Membership:
+    """Make `user` a member of `site`: a Facility, a Hospital, or "network" (auditors)."""
+    if site == "network":
+        membership = MembershipFactory(user=user, network_wide=True)
+    elif isinstance(site, Facility):
+        membership = MembershipFactory(user=user, facility=site)
+    elif isinstance(site, Hospital):
+        membership = MembershipFactory(user=user, hospital=site)
+    else:
+        raise TypeError(f"Not a site: {site!r}")
+    forget_site_scope(user)
+    return membership

@@ -5,7 +5,7 @@ import pytest
 from batches.isbt import ALPHABET
 from batches.models import Bag
 from labels.isbt import parse_bag_message
-from tests.factories import BagFactory, BatchFactory
+from tests.factories import BagFactory, BatchFactory, store_at_hospital
 from tests.labels.reading import CODE128, DATAMATRIX, barcodes, of_format, page_count, page_texts
 
 pytestmark = pytest.mark.django_db
@@ -127,6 +127,8 @@ def test_a_user_without_the_view_permission_is_refused(client, outsider, star_ba
 
 @pytest.mark.parametrize("role", ["production_user", "qp_user", "pharmacist", "auditor"])
 def test_the_roles_that_read_bags_get_the_pdf(request, client, star_bag, role):
+    if role == "pharmacist":  # a pharmacy sees the bags at its hospital
+        store_at_hospital(star_bag)
     client.force_login(request.getfixturevalue(role))
     get_pdf(client, f"/labels/bags/{star_bag.code}.pdf")
     get_pdf(client, f"/labels/batches/{star_bag.batch.code}.pdf")

@@ -3,7 +3,7 @@
 import pytest
 
 from patients.querysets import PatientQuerySet
-from tests.factories import PatientFactory, StorageLocationFactory
+from tests.factories import PatientFactory, StorageLocationFactory, hospital_location
 from tests.labels.reading import CODE128, DATAMATRIX, barcodes, of_format, page_texts
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +46,8 @@ def test_a_box_gives_its_label_then_one_per_position_in_order(client, production
     ]
 
 
-def test_a_rack_label(client, pharmacist, box):
+def test_a_rack_label(client, pharmacist):
+    hospital_location(tank="LN2-1", rack="R3", box="B7", position="1")  # the pharmacy's tank
     client.force_login(pharmacist)
     assert barcodes(get_pdf(client, "/labels/storage/LN2-1/R3.pdf")) == [[(CODE128, "LN2-1/R3")]]
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from patients.models import ClinicalOutcome, Observation, Patient
-from tests.factories import HospitalFactory
+from tests.factories import HospitalFactory, site_member
 from tests.factories.patients import ELIGIBLE_VALUES, PatientFactory
 
 pytestmark = pytest.mark.django_db
@@ -262,7 +262,8 @@ def test_auditor_cannot_record_observations(client, auditor, patient):
 def test_correction_page_needs_a_reason_and_shows_history(client, pharmacist, patient):
     client.force_login(pharmacist)
     url = reverse("patients:patient-correct", args=[patient.code])
-    HospitalFactory(code="CUN", name="Clínica Universidad de Navarra")
+    # A pharmacist of both hospitals moves the patient (and still sees them after).
+    site_member(pharmacist, HospitalFactory(code="CUN", name="Clínica Universidad de Navarra"))
     data = {
         "hospital": "CUN",
         "age_years": "60",
@@ -342,11 +343,12 @@ def test_patient_list_query_count_does_not_grow_with_patients(
     client.force_login(pharmacist)
     for _ in range(3):
         PatientFactory()
-    with django_assert_max_num_queries(9):  # with the pager's COUNT
+    # the pager's COUNT, and the reader's sites (`sites.scope.site_scope`, once per request)
+    with django_assert_max_num_queries(10):
         first = client.get(reverse("patients:patient-list"))
     for _ in range(10):
         PatientFactory()
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(10):
         response = client.get(reverse("patients:patient-list"))
     assert len(response.context["rows"]) == 13 == len(first.context["rows"]) + 10
     assert response.content.decode().count("Eligible<") == 13

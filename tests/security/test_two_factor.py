@@ -197,16 +197,17 @@ def test_demo_users_of_two_factor_roles_get_the_printed_demo_secrets(db):
 
     from audit.context import Origin, audit_origin
     from demo.management.commands.seed_demo import Command
-    from demo.totp import DEMO_TOTP_SECRETS, key_hex
+    from demo.totp import DEMO_TOTP_SECRETS, demo_totp_secret, key_hex
 
-    users = {}
-    for name, group in [("qp", "qp"), ("pharmacy", "pharmacy")]:
+    users, logins = {}, {}
+    for name, group in [("qp", "qp"), ("pharmacy", "pharmacy"), ("qp-esnav", "qp")]:
         user = User.objects.create_user(name, password="x")
         user.groups.add(Group.objects.get(name=group))
-        users[group] = user
+        users[name] = user
+        logins[name] = (user, group, "a site")
     with audit_origin(Origin.COMMAND):
-        Command()._authenticators(users)
-        Command()._authenticators(users)  # idempotent
+        Command()._authenticators(logins)
+        Command()._authenticators(logins)  # idempotent
 
     device = TOTPDevice.objects.get(user=users["qp"])
     assert device.key == key_hex(DEMO_TOTP_SECRETS["qp"])
@@ -214,3 +215,10 @@ def test_demo_users_of_two_factor_roles_get_the_printed_demo_secrets(db):
     out = StringIO()
     call_command("demo_code", "qp", stdout=out)
     assert out.getvalue().strip() == f"{TOTP(b32decode(DEMO_TOTP_SECRETS['qp'])).token():06d}"
+    # a site's own QP gets a secret of its own, printed and served by demo_code alike
+    other = demo_totp_secret("qp-esnav")
+    assert other != DEMO_TOTP_SECRETS["qp"]
+    assert TOTPDevice.objects.get(user=users["qp-esnav"]).key == key_hex(other)
+    out = StringIO()
+    call_command("demo_code", "qp-esnav", stdout=out)
+    assert out.getvalue().strip() == f"{TOTP(b32decode(other)).token():06d}"

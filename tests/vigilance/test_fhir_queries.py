@@ -7,15 +7,15 @@ from tests.vigilance.conftest import treated_patients
 
 pytestmark = pytest.mark.django_db
 
-# token (2) + permissions (2) + count + page, and the fixed prefetches of each type:
-# dispenses the dispensing user's groups; infusions the dose's bags and the infusing
+# token (2) + permissions (2) + the reader's sites + count + page, and the fixed prefetches
+# of each type: dispenses the dispensing user's groups; infusions the dose's bags and the infusing
 # user's groups; adverse events the dose's bags.
 SEARCH_QUERIES = {
-    "Patient": 6,
-    "BiologicallyDerivedProduct": 6,
-    "BiologicallyDerivedProductDispense": 7,
-    "Procedure": 8,
-    "AdverseEvent": 7,
+    "Patient": 7,
+    "BiologicallyDerivedProduct": 7,
+    "BiologicallyDerivedProductDispense": 8,
+    "Procedure": 9,
+    "AdverseEvent": 8,
 }
 
 
@@ -45,7 +45,7 @@ def test_read_query_count_does_not_grow_with_rows(
     dose = patients[-1].doses.get(number=2)
     client = token_client(auditor)
 
-    with django_assert_max_num_queries(7):  # no count on a read
+    with django_assert_max_num_queries(8):  # no count on a read
         response = client.get(f"/api/fhir/Procedure/{dose.pk}")
 
     assert response.status_code == 200

@@ -10,18 +10,18 @@ from django.core.management.base import BaseCommand, CommandError
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from demo.totp import DEMO_TOTP_SECRETS, key_hex
+from demo.totp import demo_totp_secret, key_hex
 
 
 class Command(BaseCommand):
     help = "Print the current TOTP code of a demo user (demo secrets only)."
 
     def add_arguments(self, parser):
-        parser.add_argument("username", choices=sorted(DEMO_TOTP_SECRETS))
+        parser.add_argument("username")
 
     def handle(self, *args, username, **options):
         device = TOTPDevice.objects.filter(
-            user__username=username, confirmed=True, key=key_hex(DEMO_TOTP_SECRETS[username])
+            user__username=username, confirmed=True, key=key_hex(demo_totp_secret(username))
         ).first()
         if device is None:
             raise CommandError(
