@@ -56,6 +56,17 @@ class PatientFieldsForm(forms.Form):
         required=False,
     )
 
+    def __init__(self, *args, user=None, **kwargs):
+        """`user`: the hospitals offered are the user's own (a hospital of another site
+        posted by hand is "not one of the available choices")."""
+        super().__init__(*args, **kwargs)
+        if user is not None:
+            hospitals = Hospital.objects.for_user(user)
+            self.fields["hospital"].queryset = hospitals
+            only = list(hospitals[:2])
+            if len(only) == 1 and not self.is_bound:
+                self.initial.setdefault("hospital", only[0].code)
+
     def record_values(self) -> dict:
         return {name: self.cleaned_data[name] for name in Patient.RECORD_FIELDS}
 

@@ -119,6 +119,8 @@ def register_patient(
         compassionate_use_authorisation=(compassionate_use_authorisation or "").strip(),
     )
     _full_clean(patient)
+    if prefix_error := patient.code_prefix_error():
+        raise InvalidPatientData({"code": [prefix_error]})
     weight = _check_weight(weight_kg)
     weight_record = WeightMeasurement(weight_kg=weight, measured_on=weighed_on or today)
     _full_clean(weight_record, exclude=["patient"])

@@ -72,7 +72,7 @@ def patient_list(request):
 def patient_register(request):
     """Register a patient with a first weight and assessment, then show eligibility."""
     if request.method == "POST":
-        form = PatientRegistrationForm(request.POST, prefix="patient")
+        form = PatientRegistrationForm(request.POST, prefix="patient", user=request.user)
         assessment_form = AssessmentForm(request.POST, prefix="assessment")
         if form.is_valid() and assessment_form.is_valid():
             data = form.cleaned_data
@@ -92,7 +92,7 @@ def patient_register(request):
                 messages.success(request, f"Patient {patient.code} registered.")
                 return redirect("patients:patient-eligibility", code=patient.code)
     else:
-        form = PatientRegistrationForm(prefix="patient")
+        form = PatientRegistrationForm(prefix="patient", user=request.user)
         assessment_form = AssessmentForm(prefix="assessment")
     return render(
         request,
@@ -246,7 +246,7 @@ def patient_correct(request, code: str):
     """Correct the patient record (hospital, age, sex, consent, AEMPS ref) with a reason."""
     patient = patient_or_404(request.user, code)
     if request.method == "POST":
-        form = PatientCorrectionForm(request.POST)
+        form = PatientCorrectionForm(request.POST, user=request.user)
         if form.is_valid():
             try:
                 services.correct_patient(
@@ -262,7 +262,7 @@ def patient_correct(request, code: str):
                 return redirect("patients:patient-eligibility", code=patient.code)
     else:
         initial = {name: getattr(patient, name) for name in Patient.RECORD_FIELDS}
-        form = PatientCorrectionForm(initial=initial)
+        form = PatientCorrectionForm(initial=initial, user=request.user)
     return render(
         request,
         "patients/patient_correct.html",

@@ -6,7 +6,7 @@ from django.contrib import admin
 from audit.admin import AuditedAdmin, RecordServices
 from audit.models import AuditEvent
 from sites import services
-from sites.models import FACILITY_FORMER_OBJECT_TYPES, Facility, Hospital
+from sites.models import FACILITY_FORMER_OBJECT_TYPES, Facility, Hospital, Membership
 
 
 def facility_history(facility):
@@ -45,3 +45,22 @@ class HospitalAdmin(AuditedAdmin):
     record_services = RecordServices(
         services, "create_hospital", "correct_hospital", "delete_hospital"
     )
+
+
+@admin.register(Membership)
+class MembershipAdmin(AuditedAdmin):
+    """Who works where: an administrator adds a user to a facility, a hospital, or (an
+    auditor) the whole network, and removes them with a reason. A membership is not
+    edited: remove it and add the right one, so the trail says when each began and ended.
+    No role has these permissions: only a superuser assigns sites."""
+
+    list_display = ["user", "facility", "hospital", "network_wide"]
+    list_filter = ["network_wide", "facility", "hospital"]
+    search_fields = ["user__username", "facility__fin", "hospital__code"]
+    record_fields = ("user", "facility", "hospital", "network_wide")
+    record_services = RecordServices(
+        services, "add_membership", "add_membership", "remove_membership"
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.record_fields if obj is not None else ()

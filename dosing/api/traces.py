@@ -1,9 +1,13 @@
 """The three traces, each in one request at a constant number of queries whatever the size
 of the chain: donor → batches → bags → doses → patients; patient → doses → bags → batch →
 donor; and a bag's chain of custody, event by event.
+
+A trace shows only what its reader may see (`for_user` at every level: a hospital's
+auditor follows a donor to its own patients, not to another hospital's), and says how
+many links it left out (`*_left_out`), so that a gap is never taken for the whole chain.
 """
 
-from django.db.models import Prefetch
+from django.db.models import Count, Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
@@ -36,13 +40,24 @@ class TraceDoseSerializer(serializers.ModelSerializer):
         )
 
 
+LEFT_OUT_HELP = "How many {} exist that you may not see (left out of this trace)."
+
+
+def _left_out(total, shown) -> int:
+    return max(0, (total or 0) - len(shown))
+
+
 class DonorTraceBagSerializer(serializers.ModelSerializer):
     doses = serializers.SerializerMethodField(help_text="Doses the bag was reserved for.")
+    doses_left_out = serializers.SerializerMethodField(help_text=LEFT_OUT_HELP.format("doses"))
 
     class Meta:
         model = Bag
-        fields = ["code", "status", "nominal_cells", "doses"]
+        fields = ["code", "status", "nominal_cells", "doses", "doses_left_out"]
         extra_kwargs = described(code="Bag code.", status="Bag status.")
+
+    def get_doses_left_out(self, bag) -> int:
+        return _left_out(bag.links_total, bag.dose_links.all())
 
     @extend_schema_field(TraceDoseSerializer(many=True))
     def get_doses(self, bag):
@@ -53,23 +68,37 @@ class DonorTraceBatchSerializer(serializers.ModelSerializer):
     code = serializers.CharField(read_only=True, help_text=BATCH_CODE_HELP)
     facility = FacilitySerializer(read_only=True, help_text="Facility that made the batch.")
     bags = DonorTraceBagSerializer(many=True, read_only=True, help_text="Bags of the batch.")
+    bags_left_out = serializers.SerializerMethodField(help_text=LEFT_OUT_HELP.format("bags"))
 
     class Meta:
         model = Batch
-        fields = ["code", "status", "facility", "cryopreserved_on", "expires_on", "bags"]
+        fields = [
+            "code",
+            "status",
+            "facility",
+            "cryopreserved_on",
+            "expires_on",
+            "bags",
+            "bags_left_out",
+        ]
         extra_kwargs = described(
             status="Batch status.",
             cryopreserved_on="Date of cryopreservation.",
             expires_on="Expiry date.",
         )
 
+    def get_bags_left_out(self, batch) -> int:
+        return _left_out(batch.bags_total, batch.bags.all())
+
 
 class DonorTraceSerializer(serializers.ModelSerializer):
     batches = DonorTraceBatchSerializer(
         many=True, read_only=True, help_text="The donor's batches."
     )
+    batches_left_out = serializers.SerializerMethodField(help_text=LEFT_OUT_HELP.format("batches"))
     patients = serializers.SerializerMethodField(
-        help_text="Codes of every patient who received (or was allocated) this donor's cells."
+        help_text="Codes of every patient you may see who received (or was allocated) this "
+        "donor's cells."
     )
 
     class Meta:
@@ -80,11 +109,15 @@ class DonorTraceSerializer(serializers.ModelSerializer):
             "sex",
             "consent_for_clinical_use",
             "batches",
+            "batches_left_out",
             "patients",
         ]
         extra_kwargs = described(
             age_at_donation="Age in years at donation.", sex="Sex of the donor."
         )
+
+    def get_batches_left_out(self, donor) -> int:
+        return _left_out(donor.batches_total, donor.batches.all())
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_patients(self, donor):
@@ -193,6 +226,7 @@ class BagTraceSerializer(serializers.ModelSerializer):
         many=True, read_only=True, help_text="Chain of custody, oldest first."
     )
     doses = serializers.SerializerMethodField(help_text="Doses the bag was reserved for.")
+    doses_left_out = serializers.SerializerMethodField(help_text=LEFT_OUT_HELP.format("doses"))
 
     class Meta:
         model = Bag
@@ -206,6 +240,7 @@ class BagTraceSerializer(serializers.ModelSerializer):
             "batch",
             "events",
             "doses",
+            "doses_left_out",
         ]
         extra_kwargs = described(
             code="Bag code.",
@@ -218,6 +253,9 @@ class BagTraceSerializer(serializers.ModelSerializer):
     def get_doses(self, bag):
         return TraceDoseSerializer([link.dose for link in bag.dose_links.all()], many=True).data
 
+    def get_doses_left_out(self, bag) -> int:
+        return _left_out(bag.links_total, bag.dose_links.all())
+
 
 _TRACE_PERMISSIONS = (
     "batches.view_donor",
@@ -227,9 +265,14 @@ _TRACE_PERMISSIONS = (
     "patients.view_patient",
 )
 
-_TRACE_DOSES = DoseBag.objects.select_related("dose", "dose__patient", "dose__infusion").order_by(
-    "pk"
-)
+
+def _trace_doses(user):
+    """The dose links of a bag that `user` may see (their doses' patients' hospitals)."""
+    return (
+        DoseBag.objects.filter(dose__in=Dose.objects.for_user(user))
+        .select_related("dose", "dose__patient", "dose__infusion")
+        .order_by("pk")
+    )
 
 
 class TraceView(GenericAPIView):
@@ -242,7 +285,7 @@ class TraceView(GenericAPIView):
     lookup_field = "code"
 
     def get(self, request, code):
-        obj = get_object_or_404(self.get_queryset(), code=code)
+        obj = get_object_or_404(self.get_queryset().for_user(request.user), code=code)
         return Response(self.get_serializer(obj).data)
 
 
@@ -252,10 +295,24 @@ class DonorTraceView(TraceView):
     serializer_class = DonorTraceSerializer
 
     def get_queryset(self):
-        return Donor.objects.prefetch_related(
-            Prefetch("batches", queryset=Batch.objects.select_related("facility").order_by("din")),
-            Prefetch("batches__bags", queryset=Bag.objects.order_by("code")),
-            Prefetch("batches__bags__dose_links", queryset=_TRACE_DOSES),
+        user = self.request.user
+        batches = (
+            Batch.objects.for_user(user)
+            .select_related("facility")
+            .annotate(bags_total=Count("bags", distinct=True))
+            .order_by("din")
+        )
+        bags = (
+            Bag.objects.for_user(user)
+            .annotate(links_total=Count("dose_links", distinct=True))
+            .order_by("code")
+        )
+        return Donor.objects.annotate(
+            batches_total=Count("batches", distinct=True)
+        ).prefetch_related(
+            Prefetch("batches", queryset=batches),
+            Prefetch("batches__bags", queryset=bags),
+            Prefetch("batches__bags__dose_links", queryset=_trace_doses(user)),
         )
 
     @extend_schema(operation_id="trace_donor")
@@ -291,14 +348,18 @@ class BagTraceView(TraceView):
     required_permissions = (*_TRACE_PERMISSIONS, "batches.view_bagevent")
 
     def get_queryset(self):
-        return Bag.objects.select_related(
-            "location", "batch", "batch__donor", "batch__facility"
-        ).prefetch_related(
-            Prefetch(
-                "events",
-                queryset=BagEvent.objects.select_related("actor").order_by("occurred_at", "id"),
-            ),
-            Prefetch("dose_links", queryset=_TRACE_DOSES),
+        return (
+            Bag.objects.select_related("location", "batch", "batch__donor", "batch__facility")
+            .annotate(links_total=Count("dose_links", distinct=True))
+            .prefetch_related(
+                Prefetch(
+                    "events",
+                    queryset=BagEvent.objects.select_related("actor").order_by(
+                        "occurred_at", "id"
+                    ),
+                ),
+                Prefetch("dose_links", queryset=_trace_doses(self.request.user)),
+            )
         )
 
     @extend_schema(operation_id="trace_bag")

@@ -117,6 +117,14 @@ class Patient(AuditedModel):
         if errors:
             raise ValidationError(errors)
 
+    def code_prefix_error(self) -> str:
+        """Why the code does not fit the hospital's patient-code prefix, or "" (checked
+        when a patient is registered: a later correction of the hospital keeps the code)."""
+        prefix = self.hospital.patient_code_prefix
+        if self.code.startswith(f"{prefix}-"):
+            return ""
+        return f"Patient codes of {self.hospital.name} start with {prefix}- (for example {prefix}-P01)."
+
     def age_on(self, day: datetime.date | None = None) -> int | None:
         """Age in whole years on `day` (today by default): from the date of birth when
         known, else the age recorded at registration (plus full years since then)."""

@@ -11,7 +11,7 @@ __all__ = ["HospitalFactory", "MembershipFactory", "site_member"]
 
 
 class HospitalFactory(AuditedFactory):
-    """The default hospital is the series' first, Salamanca's (code HUS, patients TST-…)."""
+    """The default hospital is the series' first, Salamanca's (code HUS, patients SAL-…)."""
 
     class Meta:
         model = Hospital
@@ -19,7 +19,7 @@ class HospitalFactory(AuditedFactory):
 
     code = "HUS"
     name = "Hospital Universitario de Salamanca"
-    patient_code_prefix = factory.LazyAttribute(lambda o: "TST" if o.code == "HUS" else o.code)
+    patient_code_prefix = factory.LazyAttribute(lambda o: "SAL" if o.code == "HUS" else o.code)
     time_zone = "Europe/Madrid"
     notification_email = factory.LazyAttribute(lambda o: f"pharmacy@{o.code.lower()}.example")
 

@@ -44,7 +44,7 @@ def patient(db):
     from audit.context import Origin, audit_context
 
     with audit_context(actor=None, reason="test set-up", origin=Origin.TEST):
-        return PatientFactory(code="FJD-P01")
+        return PatientFactory(code="SAL-P01")
 
 
 # --- registration ------------------------------------------------------------------------
@@ -103,9 +103,9 @@ def test_registration_of_a_duplicate_code_is_refused_on_the_code_field(
 ):
     client.force_login(pharmacist)
     response = client.post(
-        reverse("patients:patient-register"), _registration_post(**{"patient-code": "fjd-p01"})
+        reverse("patients:patient-register"), _registration_post(**{"patient-code": "sal-p01"})
     )
-    assert "FJD-P01 is already registered" in response.context["form"].errors["code"][0]
+    assert "SAL-P01 is already registered" in response.context["form"].errors["code"][0]
     assert Patient.objects.count() == 1
 
 
@@ -352,3 +352,31 @@ def test_patient_list_query_count_does_not_grow_with_patients(
         response = client.get(reverse("patients:patient-list"))
     assert len(response.context["rows"]) == 13 == len(first.context["rows"]) + 10
     assert response.content.decode().count("Eligible<") == 13
+
+
+def test_registration_refuses_a_code_without_the_hospitals_prefix(client, pharmacist):
+    client.force_login(pharmacist)
+    response = client.post(
+        reverse("patients:patient-register"), _registration_post(**{"patient-code": "FJD-P20"})
+    )
+    assert response.status_code == 200
+    assert "start with SAL-" in response.context["form"].errors["code"][0]
+    assert not Patient.objects.exists()
+
+
+def test_registration_offers_only_the_users_hospitals_and_refuses_another_posted_by_hand(
+    client, pharmacist, second_hospital
+):
+    client.force_login(pharmacist)
+    page = client.get(reverse("patients:patient-register"))
+    offered = [code for code, _label in page.context["form"].fields["hospital"].choices if code]
+    assert [str(code) for code in offered] == ["HUS"]
+    events = AuditEvent.objects.count()
+
+    response = client.post(
+        reverse("patients:patient-register"),
+        _registration_post(**{"patient-code": "FJD-P20", "patient-hospital": "FJD"}),
+    )
+    assert "hospital" in response.context["form"].errors
+    assert not Patient.objects.exists()
+    assert AuditEvent.objects.count() == events

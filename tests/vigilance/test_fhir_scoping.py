@@ -8,8 +8,6 @@ fixtures, the same tests hold for a reader of another hospital (see docs/fhir.md
 import pytest
 from fhir.resources.bundle import Bundle
 
-from dosing.querysets import DoseQuerySet
-from patients.querysets import PatientQuerySet
 from tests.api.conftest import token_client
 from tests.vigilance.conftest import client_reader
 
@@ -65,33 +63,5 @@ def test_production_reads_its_bags_but_not_which_patient_had_them(
     assert of_patient.total == 0
 
 
-def test_what_a_reader_may_see_is_read_through_for_user(treated, auditor, monkeypatch):
-    """Narrowing the patients a reader sees (as site memberships will) hides the patient
-    and everything of theirs: products by patient, dispenses, infusions, adverse events."""
-    hidden = treated[0]
-    original = PatientQuerySet.scoped_to
-    monkeypatch.setattr(
-        PatientQuerySet,
-        "scoped_to",
-        lambda self, user: original(self, user).exclude(code=hidden.code),
-    )
-    dose_original = DoseQuerySet.scoped_to
-    monkeypatch.setattr(
-        DoseQuerySet,
-        "scoped_to",
-        lambda self, user: dose_original(self, user).exclude(patient__code=hidden.code),
-    )
-    client = token_client(auditor)
-
-    assert client.get(f"/api/fhir/Patient/{hidden.code}").status_code == 404
-    for name in TYPES[1:]:
-        bundle = Bundle.model_validate_json(
-            client.get(f"/api/fhir/{name}", {"patient": hidden.code}).content
-        )
-        assert bundle.total == 0, name
-    for name in ("BiologicallyDerivedProductDispense", "Procedure", "AdverseEvent"):
-        bundle = Bundle.model_validate_json(client.get(f"/api/fhir/{name}").content)
-        refs = {e.resource.model_dump_json() for e in bundle.entry}
-        assert refs and not any(f'Patient/{hidden.code}"' in r for r in refs), name
-    visible = treated[1]
-    assert client.get(f"/api/fhir/Patient/{visible.code}").status_code == 200
+# A hospital's system (an auditor of that hospital) reading only its own resources, with a
+# second hospital's beside them: tests/sites/test_walk_every_url.py.
