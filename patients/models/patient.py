@@ -123,7 +123,10 @@ class Patient(AuditedModel):
         prefix = self.hospital.patient_code_prefix
         if self.code.startswith(f"{prefix}-"):
             return ""
-        return f"Patient codes of {self.hospital.name} start with {prefix}- (for example {prefix}-P01)."
+        return (
+            f"Patient codes of {self.hospital.name} start with {prefix}- "
+            f"(for example {prefix}-P01)."
+        )
 
     def age_on(self, day: datetime.date | None = None) -> int | None:
         """Age in whole years on `day` (today by default): from the date of birth when
