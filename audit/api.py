@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from audit.filters import AuditEventFilterSet
 from audit.models import AuditEvent
 from audit.verify import verify_chain
+from audit.verify.reconcile import last_run
 from core.api.viewsets import AuditorViewSet
 
 
@@ -49,6 +50,21 @@ class AuditEventSerializer(serializers.ModelSerializer):
         }
 
 
+class ReconciliationRunSerializer(serializers.Serializer):
+    finished_at = serializers.DateTimeField(help_text="When the last reconciliation ended.")
+    clean = serializers.BooleanField(
+        help_text="Whether every audited record equalled its trail's after-state."
+    )
+    rows_checked = serializers.IntegerField(help_text="Records compared.")
+    events_read = serializers.IntegerField(help_text="Events replayed.")
+    findings_count = serializers.IntegerField(help_text="Disagreements found.")
+    findings = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The first findings: table, key, field, the row's and the trail's value.",
+    )
+    seconds = serializers.FloatField(help_text="How long the reconciliation took.")
+
+
 class VerificationSerializer(serializers.Serializer):
     intact = serializers.BooleanField(help_text="Whether every event is unchanged and in place.")
     count = serializers.IntegerField(
@@ -73,6 +89,11 @@ class VerificationSerializer(serializers.Serializer):
         child=serializers.CharField(), help_text="Remarks from the verification."
     )
     seconds = serializers.FloatField(help_text="How long the verification took.")
+    reconciliation = ReconciliationRunSerializer(
+        allow_null=True,
+        help_text="The last run of `verify_audit`'s reconciliation (records against the "
+        "trail; offline, as it reads every record); null if it never ran.",
+    )
 
 
 class AuditEventViewSet(AuditorViewSet):
@@ -99,4 +120,5 @@ class AuditEventViewSet(AuditorViewSet):
         Always 200 when the check ran: a broken chain is a finding, not an error.
         """
         result = verify_chain()
-        return Response(VerificationSerializer(result.as_dict()).data)
+        data = {**result.as_dict(), "reconciliation": last_run()}
+        return Response(VerificationSerializer(data).data)

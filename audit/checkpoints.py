@@ -151,3 +151,57 @@ def load_checkpoint_file(path: str | Path) -> list[CheckpointRecord]:
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"{path}: malformed checkpoint {item!r}") from exc
     return records
+
+
+EXPORT_PREFIX = "checkpoints-"
+
+
+def export_to_dir(directory: str | Path) -> Path:
+    """Export every checkpoint to a new dated file in `directory` (one per run, never
+    overwritten). Returns the file's path."""
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CheckpointError(f"Cannot create {directory}: {exc}") from exc
+    stamp = timezone.now().astimezone(datetime.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    path = directory / f"{EXPORT_PREFIX}{stamp}.json"
+    n = 1
+    while path.exists():
+        path = directory / f"{EXPORT_PREFIX}{stamp}-{n}.json"
+        n += 1
+    export_checkpoints(path)
+    return path
+
+
+def load_checkpoint_dir(directory: str | Path) -> list[CheckpointRecord]:
+    """Every checkpoint of every export in `directory` (files `checkpoints-*.json`)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise CheckpointError(f"{directory} is not a directory of exported checkpoints.")
+    files = sorted(directory.glob(f"{EXPORT_PREFIX}*.json"))
+    if not files:
+        raise CheckpointError(
+            f"{directory} holds no exported checkpoints ({EXPORT_PREFIX}*.json): export "
+            "them with `verify_audit --checkpoint --export-dir DIR`."
+        )
+    return [record for path in files for record in load_checkpoint_file(path)]
+
+
+def staleness_warning(records: list[CheckpointRecord], *, now=None) -> str | None:
+    """A warning when the newest exported checkpoint is older than
+    AUDIT_CHECKPOINT_MAX_AGE_HOURS (a rewrite after it would be caught by nothing newer)."""
+    hours = getattr(settings, "AUDIT_CHECKPOINT_MAX_AGE_HOURS", 48)
+    times = [parse_datetime(r.recorded_at) for r in records]
+    times = [t for t in times if t is not None]
+    if not times:
+        return "no exported checkpoint has a readable time."
+    newest = max(times)
+    age = (now or timezone.now()) - newest
+    if age > datetime.timedelta(hours=hours):
+        return (
+            f"the newest exported checkpoint is from {newest:%Y-%m-%d %H:%M} UTC, "
+            f"{age.total_seconds() / 3600:.0f} h ago (more than "
+            f"AUDIT_CHECKPOINT_MAX_AGE_HOURS={hours}): is the checkpoint cron running?"
+        )
+    return None

@@ -54,3 +54,23 @@ def check_regulated_models_are_audited(app_configs=None, **kwargs):
             continue
         errors.extend(audit_coverage_errors(config.get_models()))
     return errors
+
+
+@register(deploy=True)
+def check_checkpoint_key(app_configs=None, **kwargs):
+    """`check --deploy` fails without AUDIT_CHECKPOINT_KEY: without it the checkpoints,
+    the only defence against a chain recomputed by someone with database access, are
+    off."""
+    from django.conf import settings
+
+    if (getattr(settings, "AUDIT_CHECKPOINT_KEY", "") or "").strip():
+        return []
+    return [
+        Error(
+            "AUDIT_CHECKPOINT_KEY is not set: audit-trail checkpoints cannot be signed or "
+            "checked, so a rewritten and re-hashed chain would pass verification.",
+            hint="Set AUDIT_CHECKPOINT_KEY in the environment to a long random value kept "
+            "outside the database (docs/operations.md).",
+            id="audit.E003",
+        )
+    ]

@@ -208,3 +208,24 @@ class AuditCheckpoint(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ImmutableAuditEvent("Checkpoints cannot be deleted.")
+
+
+class ReconciliationRun(models.Model):
+    """The verdict of one `verify_audit` reconciliation (records against their trail), so
+    that the verify endpoint can report it without replaying the trail."""
+
+    finished_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    clean = models.BooleanField()
+    models_checked = models.PositiveIntegerField(default=0)
+    rows_checked = models.PositiveBigIntegerField(default=0)
+    events_read = models.PositiveBigIntegerField(default=0)
+    findings_count = models.PositiveBigIntegerField(default=0)
+    findings = models.JSONField(default=list, help_text="The first findings, described.")
+    seconds = models.FloatField(default=0)
+
+    class Meta:
+        ordering = ["-finished_at", "-id"]
+
+    def __str__(self):
+        verdict = "clean" if self.clean else f"{self.findings_count} findings"
+        return f"reconciliation {self.finished_at:%Y-%m-%d %H:%M}: {verdict}"

@@ -226,8 +226,12 @@ def sign(
     object_repr: str = "",
     otp_code: str = "",
     session=None,
+    signed_at=None,
 ) -> Signature:
     """Make one signature after re-checking the signer's credentials (`verify_signer`).
+
+    `signed_at` (default now) places a signature loaded from earlier records (the demo)
+    in time; its audit event keeps the time it was written.
 
     Refuses (SignatureError; no signature written) when the account is inactive, signing
     is blocked, the password (or a needed code) is wrong, or the account has no full name
@@ -253,17 +257,27 @@ def sign(
             content=content,
             comment=comment,
             object_repr=object_repr,
+            signed_at=signed_at,
         )
 
 
 def _record_signature(
-    *, signer, printed_name, meaning, object_type, object_id, content, comment, object_repr
+    *,
+    signer,
+    printed_name,
+    meaning,
+    object_type,
+    object_id,
+    content,
+    comment,
+    object_repr,
+    signed_at=None,
 ) -> Signature:
     digest = content_hash(content)
     signature = Signature.objects.create(
         signer=signer,
         printed_name=printed_name,
-        signed_at=timezone.now(),
+        signed_at=signed_at or timezone.now(),
         meaning=meaning,
         object_type=object_type,
         object_id=str(object_id),

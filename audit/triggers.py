@@ -99,3 +99,17 @@ def triggers_suspended(connection, tables=APPEND_ONLY_TABLES):
         yield
     finally:
         install(connection, tables)
+
+
+def app_role_grants(role: str) -> list[str]:
+    """The grants of PostgreSQL's application role, which does not own the tables
+    (docs/operations.md, "Two database roles"): it reads and writes the records, only
+    reads and appends to the trail, and, not being the owner, cannot disable or drop the
+    triggers. Run by the owner after every `migrate` (new tables need their grants)."""
+    audit_tables = ", ".join(APPEND_ONLY_TABLES)
+    return [
+        f"GRANT USAGE ON SCHEMA public TO {role}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+        f"REVOKE UPDATE, DELETE, TRUNCATE ON {audit_tables} FROM {role}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
+    ]

@@ -201,6 +201,7 @@ def seed(*, users, stdout) -> None:
             tank=f"LN2-{fin}",
             rack="R1",
             box=f"B{box}",
+            at=_noon(procured_on + datetime.timedelta(days=24)),
         )
         services.submit_for_release(batch, actor=production)
         if fate == "release":
@@ -209,6 +210,8 @@ def seed(*, users, stdout) -> None:
                 actor=qp,
                 password=DEMO_QP_PASSWORD,
                 comment="All release checks within specification.",
+                # Released in time for the 2020 series: three weeks of QC after freezing.
+                at=_noon(procured_on + datetime.timedelta(days=24 + 21)),
             )
         else:
             services.reject_batch(
@@ -252,6 +255,10 @@ def seed(*, users, stdout) -> None:
         "batches: 3 facilities, 5 donors, 4 released batches (48 bags available), "
         f"1 rejected batch, batch {batch.code} in quarantine for QP release."
     )
+
+
+def _noon(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time(12)))
 
 
 def _procure(donor, fin, procured_on, actor):

@@ -21,3 +21,7 @@ class BagCreationError(BatchError):
 
 class SpecificationInUseError(BatchError):
     """A specification version a QP decision was made against cannot change: make a new one."""
+
+
+class ShipmentError(BatchError):
+    """A shipment step (create, dispatch, receive, the QP's decision, a request) was refused."""

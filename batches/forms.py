@@ -10,6 +10,7 @@ from audit.signing_forms import SignatureFormMixin
 from batches.models import MAX_BAG_CELLS, MIN_BAG_CELLS
 from batches.services import BOX_POSITIONS, DEFAULT_PRODUCT_CODE
 from core.formatting import MILLION, millions
+from core.forms import UnitNumberInput
 
 
 class SignForm(SignatureFormMixin, forms.Form):
@@ -48,7 +49,7 @@ class CreateBagsForm(forms.Form):
         label="Cells per bag (×10⁶)",
         decimal_places=2,
         initial=60,
-        widget=forms.NumberInput(attrs={"step": "0.01"}),
+        widget=UnitNumberInput("×10⁶", attrs={"step": "0.01"}),
         help_text=(
             f"In millions of cells: 60 means 60 ×10⁶ = 60,000,000 cells per bag. A bag holds "
             f"{millions(MIN_BAG_CELLS)}–{millions(MAX_BAG_CELLS)} ×10⁶ cells."

@@ -170,3 +170,53 @@ def bags_available_for_allocation(*, on_date: datetime.date | None = None) -> Qu
     from batches.models import Bag
 
     return Bag.objects.available_for_allocation(on_date)
+
+
+class ShipmentQuerySet(SiteScopedQuerySet):
+    def within(self, scope: SiteScope) -> ShipmentQuerySet:
+        """A shipment is seen at both its ends: its facility's staff and its hospital's."""
+        return self.filter(
+            Q(facility_id__in=scope.facility_ids) | Q(hospital_id__in=scope.hospital_ids)
+        )
+
+    def awaiting_receipt(self) -> ShipmentQuerySet:
+        return self.filter(status=self.model.Status.DISPATCHED)
+
+    def awaiting_decision(self) -> ShipmentQuerySet:
+        """Received with a temperature excursion, not yet decided by the QP."""
+        return self.filter(
+            status=self.model.Status.RECEIVED,
+            logger_result=self.model.LoggerResult.EXCURSION,
+            decision="",
+        )
+
+
+class ShipmentBagQuerySet(SiteScopedQuerySet):
+    def within(self, scope: SiteScope) -> ShipmentBagQuerySet:
+        return self.filter(
+            Q(shipment__facility_id__in=scope.facility_ids)
+            | Q(shipment__hospital_id__in=scope.hospital_ids)
+        )
+
+
+class ShipmentRequestQuerySet(SiteScopedQuerySet):
+    def within(self, scope: SiteScope) -> ShipmentRequestQuerySet:
+        return self.filter(
+            Q(facility_id__in=scope.facility_ids) | Q(hospital_id__in=scope.hospital_ids)
+        )
+
+    def open(self) -> ShipmentRequestQuerySet:
+        return self.filter(status=self.model.Status.REQUESTED)
+
+
+def open_shipment_requests(facility) -> QuerySet:
+    """The requests a facility's production has still to answer (shipped or declined),
+    oldest first, with the requesting hospital: the production worklist's section."""
+    from batches.models import ShipmentRequest
+
+    return (
+        ShipmentRequest.objects.open()
+        .filter(facility=facility)
+        .select_related("hospital", "requested_by")
+        .order_by("requested_at", "id")
+    )

@@ -9,10 +9,16 @@ _MODELS = [
     "specificationitem",
     "batch",
     "releasecheck",
+    "assaymethod",
     "storagelocation",
     "bag",
     "bagevent",
+    "shipment",
+    "shipmentbag",
+    "shipmentrequest",
 ]
+# Shipments are seen at both ends: the hospital's pharmacy receives and requests them.
+_SHIPMENT_MODELS = ["shipment", "shipmentbag", "shipmentrequest"]
 
 
 def _perms(actions, models=_MODELS):
@@ -32,8 +38,10 @@ ROLE_PERMISSIONS = {
             "bagevent",
             "storagelocation",
             "specificationitem",
+            *_SHIPMENT_MODELS,
         ],
-    ),
+    )
+    | {"batches.receive_shipment", "batches.request_shipment"},
     "clinician": _perms(["view"], ["batch", "bag", "bagevent"]),
     "auditor": _perms(["view"]),
 }

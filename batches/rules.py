@@ -189,7 +189,11 @@ def _fmt(value) -> str:
 
 
 def release_failures(
-    batch, *, on_date: datetime.date | None = None, review: bool = False
+    batch,
+    *,
+    on_date: datetime.date | None = None,
+    review: bool = False,
+    submitting: bool = False,
 ) -> list[str]:
     """Every reason `batch` cannot be released now, one line each (empty: releasable).
 
@@ -206,10 +210,13 @@ def release_failures(
     rules about the release *step* are left out — the batch is not in quarantine, its
     bags have left quarantine, and passing the expiry date is handled by expiry, not by
     a hold — so what remains is whether its data still meets every release rule.
+
+    `submitting=True` asks it of a batch production is about to submit (still in
+    production): the rule that it be in quarantine is left out, the others stand.
     """
     on_date = on_date or timezone.localdate()
     failures: list[str] = []
-    if not review and batch.status != batch.Status.QUARANTINE:
+    if not (review or submitting) and batch.status != batch.Status.QUARANTINE:
         failures.append(
             f"Batch is {batch.get_status_display().lower()}: only a batch in quarantine "
             "can be released."
@@ -338,3 +345,14 @@ def bag_unusable_reason(bag, *, on: datetime.date | None = None) -> str | None:
             "releases it."
         )
     return batch_problem(bag.batch, on)
+
+
+EXPIRES_SOON_DAYS = 30
+
+
+def expires_soon(batch, on_date: datetime.date | None = None) -> bool:
+    """Whether `batch` expires within `EXPIRES_SOON_DAYS` days of `on_date` (not past)."""
+    on_date = on_date or timezone.localdate()
+    if batch.expires_on is None or batch.expires_on < on_date:
+        return False
+    return (batch.expires_on - on_date).days <= EXPIRES_SOON_DAYS

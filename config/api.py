@@ -9,7 +9,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import SimpleRouter
 
 from audit.api import AuditEventViewSet
-from batches.api import BagViewSet, BatchViewSet, DonorViewSet, ReleaseCheckViewSet
+from batches.api import (
+    BagViewSet,
+    BatchViewSet,
+    DonorViewSet,
+    ReleaseCheckViewSet,
+    ShipmentViewSet,
+)
 from core.api.auth import LoginView, LogoutView
 from dosing.api import (
     AdverseEventViewSet,
@@ -20,12 +26,14 @@ from dosing.api import (
     PatientTraceView,
 )
 from patients.api import PatientViewSet
+from reports.api import CohortPatientsView, CohortReportView
 
 router = SimpleRouter()
 router.register("donors", DonorViewSet, basename="donor")
 router.register("batches", BatchViewSet, basename="batch")
 router.register("bags", BagViewSet, basename="bag")
 router.register("release-checks", ReleaseCheckViewSet, basename="release-check")
+router.register("shipments", ShipmentViewSet, basename="shipment")
 router.register("patients", PatientViewSet, basename="patient")
 router.register("doses", DoseViewSet, basename="dose")
 router.register("infusions", InfusionViewSet, basename="infusion")
@@ -38,6 +46,8 @@ v1 = [
     path("trace/donors/<str:code>/", DonorTraceView.as_view(), name="trace-donor"),
     path("trace/patients/<str:code>/", PatientTraceView.as_view(), name="trace-patient"),
     path("trace/bags/<str:code>/", BagTraceView.as_view(), name="trace-bag"),
+    path("reports/cohort/", CohortReportView.as_view(), name="report-cohort"),
+    path("reports/cohort/patients/", CohortPatientsView.as_view(), name="report-cohort-patients"),
     *router.urls,
 ]
 

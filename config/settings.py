@@ -3,7 +3,8 @@
 Every variable is listed in `.env.example` with its default.
 """
 
-from datetime import timedelta
+import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -11,7 +12,7 @@ from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 from config.logging import logging_config
-from core.env import env_bool, env_int, env_list, env_str
+from core.env import env_bool, env_date, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -29,6 +30,10 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # The HMAC key for audit-trail checkpoints. It never lives in the database: whoever can
 # rewrite the audit table must not also be able to forge a checkpoint.
 AUDIT_CHECKPOINT_KEY = env_str("AUDIT_CHECKPOINT_KEY", "")
+# `verify_audit --checkpoint-dir` warns when the newest exported checkpoint is older.
+AUDIT_CHECKPOINT_MAX_AGE_HOURS = env_int("AUDIT_CHECKPOINT_MAX_AGE_HOURS", 48)
+# No clinical or GMP event of the programme is dated before this (core.plausibility).
+PROGRAMME_START_DATE = env_date("PROGRAMME_START_DATE", date(2019, 1, 1))
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -52,6 +57,7 @@ INSTALLED_APPS = [
     "batches",
     "patients",
     "dosing",
+    "reports",
     "demo",
 ]
 
@@ -70,6 +76,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "core.middleware.SecurityHeadersMiddleware",
+    # Before any view looks a code up: a path with a control character is a 404.
+    "core.middleware.ControlCharacterMiddleware",
     "core.middleware.SessionLifetimeMiddleware",
     "core.middleware.SecondFactorMiddleware",
     "audit.middleware.AuditOriginMiddleware",
@@ -107,6 +115,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Wait for the writer instead of failing at once: two pharmacists saving together.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
     DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
+
+# On PostgreSQL the application may connect as a role that does not own the tables (it
+# can then neither disable the trail's triggers nor alter it); the owner's URL is used
+# only by the commands that change the schema or the whole database (docs/operations.md).
+DATABASE_OWNER_URL = env_str("DATABASE_OWNER_URL", "")
+OWNER_COMMANDS = ("migrate", "backup", "restore", "createcachetable")
+if DATABASE_OWNER_URL and len(sys.argv) > 1 and sys.argv[1] in OWNER_COMMANDS:
+    DATABASES["default"] = {
+        **DATABASES["default"],
+        **dj_database_url.parse(DATABASE_OWNER_URL, conn_max_age=0),
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -22,7 +22,12 @@ urlpatterns = [
     path("pharmacy/", include("dosing.urls")),
     path("labels/", include("labels.urls")),
     path("clinic/", include("dosing.clinic_urls")),
+    path("clinic/", include("patients.clinic_urls")),
     # FHIR first: the API's catch-all below answers every other path under /api/.
     path("api/fhir/", include("vigilance.fhir.urls")),
+    path("reports/", include("reports.urls")),
     path("api/", include("config.api")),
 ]
+
+# A lost database connection → a 503 "try again" page (JSON under /api/), logged.
+handler500 = "core.errors.server_error"

@@ -13,7 +13,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
@@ -113,6 +113,26 @@ def _exempt_prefixes() -> tuple[str, ...]:
         reverse("healthz"),
         "/" + settings.STATIC_URL.lstrip("/"),
     )
+
+
+# C0 controls and DEL: never part of a code, a key or any path CellTrack makes.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class ControlCharacterMiddleware:
+    """A path with a control character (a NUL, say, which PostgreSQL cannot even be asked
+    about) names nothing: 404 before any view runs — JSON on the API, the 404 page on the
+    site. One rule here, rather than a check in every view that looks a code up."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if _CONTROL.search(request.path_info):
+            if request.path_info.startswith("/api/"):
+                return JsonResponse({"detail": "Not found: no such API path."}, status=404)
+            raise Http404("No such page.")
+        return self.get_response(request)
 
 
 class SessionLifetimeMiddleware:

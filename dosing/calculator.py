@@ -85,6 +85,9 @@ class DosePlan:
     # With a course: how many of its doses the chosen batch's bags can give (this one
     # included, at most `Course.doses`); None without a course.
     doses_possible: int | None = None
+    # With no bags at the patient's hospital: the facilities holding suitable released
+    # stock, as (facility id, FIN) pairs, where the pharmacy may ask for a shipment.
+    stock_elsewhere: tuple[tuple[int, str], ...] = ()
 
     @property
     def batch_code(self) -> str | None:

@@ -22,7 +22,8 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from batches.models import Bag, Batch
+from batches import services as batch_services
+from batches.models import Bag, Batch, ShipmentBag
 from dosing import services
 from dosing.calculator import DoseRange, cells_range
 from dosing.exceptions import DosingError
@@ -107,6 +108,81 @@ def _next_dose_at(previous_at, hours, protocol, ends_on):
         hours -= 24
 
 
+def _course_bags(bags, weight_kg, protocol, n_doses) -> list[Bag]:
+    """Whole bags of one batch that give `n_doses` doses within the protocol's range at
+    `weight_kg` (largest first, a bag that would overshoot a dose skipped); [] if none."""
+    low, high = cells_range(weight_kg, DoseRange.from_protocol(protocol))
+    left = sorted(bags, key=lambda b: (-b.nominal_cells, b.code))
+    chosen = []
+    for _ in range(n_doses):
+        dose, total = [], 0
+        for bag in list(left):
+            if total + bag.nominal_cells <= high:
+                dose.append(bag)
+                total += bag.nominal_cells
+                if total >= low:
+                    break
+        if total < low:
+            return []
+        for bag in dose:
+            left.remove(bag)
+        chosen += dose
+    return chosen
+
+
+def _ship_course(patient, n_doses, protocol, users, before, extra=0) -> None:
+    """Every hospital gets its bags through a shipment: before a patient's first dose,
+    the facility whose stock (first expiry first) can give the whole course ships those
+    bags (created, dispatched by its production, received in range by the hospital's
+    pharmacy), a few hours before the order. `extra` more bags of the patient's batch
+    when the calculator split the course otherwise."""
+    hospital = patient.hospital
+    stored = (
+        Bag.objects.available_for_allocation(on_date=timezone.localdate(before))
+        .filter(location__facility__isnull=False)
+        .exclude(pk__in=ShipmentBag.objects.filter(open=True).values("bag_id"))
+        .select_related("batch__facility")
+    )
+    fixed = Dose.objects.filter(patient=patient, batch__isnull=False).first()
+    if fixed is not None:
+        stored = stored.filter(batch=fixed.batch)
+    by_batch: dict = {}
+    for bag in stored:
+        by_batch.setdefault(bag.batch, []).append(bag)
+    weight = patient.current_weight().weight_kg
+    for bags in by_batch.values():
+        chosen = bags[:extra] if extra else _course_bags(bags, weight, protocol, n_doses)
+        if chosen:
+            break
+    else:
+        return
+    facility = chosen[0].batch.facility
+    production = users["site"][("production", facility.fin)]
+    pharmacy = users["site"][("pharmacy", hospital.code)]
+    created = before - datetime.timedelta(hours=6)
+    shipment = batch_services.create_shipment(
+        facility=facility,
+        hospital=hospital,
+        bags=chosen,
+        actor=production,
+        shipper_id=f"DS-{facility.fin}-{hospital.code}",
+        logger_id=f"TL-{patient.code}",
+        at=created,
+    )
+    batch_services.dispatch_shipment(
+        shipment, actor=production, at=created + datetime.timedelta(hours=1)
+    )
+    batch_services.receive_shipment(
+        shipment,
+        actor=pharmacy,
+        logger_result=shipment.LoggerResult.IN_RANGE,
+        tank="PH-LN2",
+        rack="1",
+        box=shipment.code,
+        at=created + datetime.timedelta(hours=4),
+    )
+
+
 def _give(patient, number, first_dose_at, protocol, users, i, not_before=None):
     """One dose through order → allocate → thaw/refresh → dispense → infusion.
 
@@ -118,8 +194,16 @@ def _give(patient, number, first_dose_at, protocol, users, i, not_before=None):
     ordered_at = start - (datetime.timedelta(minutes=30) if thawed else datetime.timedelta(days=3))
     if not_before is not None:
         ordered_at = max(ordered_at, not_before)
+    if number == 1 and "site" in users:
+        _ship_course(patient, DOSES.get(patient.code, 2), protocol, users, ordered_at)
     dose = services.order_dose(patient, actor=pharmacy, planned_for=start, at=ordered_at)
-    services.allocate_dose(dose, actor=pharmacy, at=ordered_at)
+    try:
+        services.allocate_dose(dose, actor=pharmacy, at=ordered_at)
+    except DosingError:
+        if "site" not in users:
+            raise
+        _ship_course(patient, 1, protocol, users, ordered_at, extra=2)
+        services.allocate_dose(dose, actor=pharmacy, at=ordered_at)
     dose.refresh_from_db()
     if thawed:
         thaw = start - datetime.timedelta(minutes=10)

@@ -2,6 +2,7 @@
 
 from django import forms
 
+from core.forms import MillionCellsField
 from dosing.models import AdverseEvent, Infusion
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
@@ -56,10 +57,9 @@ class RefreshForm(OverrideFields):
     thawed_at = _when("Thawed at")
     seeded_at = _when("Seeded on plastic at")
     harvested_at = _when("Harvested (trypsinised) at", "Culture must last less than 72 h.")
-    viable_cells = forms.IntegerField(
+    viable_cells = MillionCellsField(
         label="Post-harvest viable cells",
-        min_value=1,
-        help_text="Whole cells, e.g. 76000000 for 76×10⁶. The dose is computed from this.",
+        help_text="In millions: 76 means 76×10⁶ cells. The dose is computed from this.",
     )
     viability_pct = forms.DecimalField(
         label="Viability (%)", min_value=0, max_value=100, decimal_places=1

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from dosing import views
+from dosing.views import shipments
 
 app_name = "dosing"
 
@@ -16,4 +17,7 @@ urlpatterns = [
     path("dose/<int:pk>/prepare/", views.dose_prepare, name="dose-prepare"),
     path("dose/<int:pk>/dispense/", views.dose_dispense, name="dose-dispense"),
     path("dose/<int:pk>/cancel/", views.dose_cancel, name="dose-cancel"),
+    path("shipments/", shipments.shipment_list, name="shipment-list"),
+    path("shipments/request/", shipments.shipment_request, name="shipment-request"),
+    path("shipments/<str:code>/receive/", shipments.shipment_receive, name="shipment-receive"),
 ]

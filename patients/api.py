@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api.viewsets import AuditorViewSet
+from patients.cohort_api import COURSE_PREFETCHES, ClinicalCourseFields, HospitalStaySerializer
 from patients.eligibility import evaluate_eligibility
 from patients.filters import PatientFilterSet
 from patients.models import (
@@ -80,7 +81,7 @@ class OutcomeSerializer(serializers.ModelSerializer):
         )
 
 
-class PatientSerializer(serializers.ModelSerializer):
+class PatientSerializer(ClinicalCourseFields, serializers.ModelSerializer):
     hospital = serializers.SlugRelatedField(
         slug_field="code", read_only=True, help_text="Hospital site code, e.g. HUS or FJD."
     )
@@ -123,6 +124,7 @@ class PatientSerializer(serializers.ModelSerializer):
             "eligibility",
             "observations",
             "outcomes",
+            *ClinicalCourseFields.COURSE_FIELDS,
         ]
         extra_kwargs = described(
             code="Pseudonymised patient code (never a name).",
@@ -146,6 +148,10 @@ class PatientSerializer(serializers.ModelSerializer):
         result = evaluate_eligibility(patient)
         return EligibilitySerializer(result).data
 
+    @extend_schema_field(HospitalStaySerializer(allow_null=True))
+    def get_stay(self, patient):
+        return super().get_stay(patient)
+
 
 def patient_queryset():
     return Patient.objects.select_related("hospital").prefetch_related(
@@ -153,6 +159,7 @@ def patient_queryset():
         Prefetch("assessments", queryset=ClinicalAssessment.objects.order_by("assessed_on", "pk")),
         Prefetch("observations", queryset=Observation.objects.order_by("observed_at", "pk")),
         Prefetch("outcomes", queryset=ClinicalOutcome.objects.order_by("occurred_on", "pk")),
+        *COURSE_PREFETCHES,
     )
 
 

@@ -25,8 +25,8 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from patients import services
-from patients.models import ClinicalOutcome, Observation, Patient
+from patients import cohort_services, services
+from patients.models import ClinicalOutcome, Observation, Patient, SupportPeriod
 from sites import services as site_services
 from sites.models import Hospital
 
@@ -78,6 +78,36 @@ COHORT = [
 
 FIRST_DOSE_ON: dict[str, datetime.date] = {row[0]: row[5] for row in COHORT}
 
+# The clinical course (invented to the paper's figures; dose 1 is at 10:00 of its day):
+# code: (days of invasive ventilation before dose 1, days from dose 1 to the end of
+# follow-up). Ventilation → dose 1: all 7 (IQR 12), extubated 5 (11), not extubated
+# 10 (15); follow-up 16 (IQR 9), SPSS quartiles.
+COURSE = {
+    "SAL-P01": (4, 14),
+    "SAL-P02": (1, 16),
+    "SAL-P03": (9, 1),
+    "SAL-P04": (7, 16),
+    "SAL-P05": (11, 11),
+    "FJD-P01": (13, 23),
+    "FJD-P02": (3, 16),
+    "HGM-P01": (2, 13),
+    "HGM-P02": (16, 12),
+    "HGM-P03": (23, 23),
+    "CUN-P01": (20, 24),
+    "CUN-P02": (5, 18),
+    "CUN-P03": (2, 20),
+}
+# Days from hospital admission to invasive ventilation (paper: median 4, IQR 3).
+ADMISSION_TO_IMV = [4, 2, 5, 3, 6, 4, 1, 4, 5, 2, 7, 4, 3]
+# ECMO from this day after dose 1 (SAL-P05 before day 5: out of the day-5 labs).
+ECMO_FROM = {"SAL-P05": 2, "HGM-P03": 7}
+# Infections: organism, site, days after dose 1.
+INFECTIONS = {
+    "FJD-P01": ("Methicillin-resistant Staphylococcus aureus", "pneumonia", 3),
+    "CUN-P01": ("Candida spp.", "fungal infection", -1),
+    "HGM-P02": ("Saccharomyces spp.", "pneumonia", 9),
+}
+
 # Day-0 labs (before dose 1) for the patient at index i, and the day-5 factor for each
 # analyte (< 1 = decrease). Values invented within the ranges such patients show.
 BASELINE = {
@@ -88,8 +118,23 @@ BASELINE = {
     K.D_DIMER: ("2400", "1500", "613"),  # ng/ml
     K.LYMPHOCYTES: ("0.55", "0.35", "0.07"),  # x10^3/ul
 }
-# Which evaluable patients (by index in the day-5 list) go against the reported trend.
-ANALYTES_NOT_IMPROVED = {K.CRP: {8}, K.FERRITIN: {1, 4, 7}, K.D_DIMER: {2, 5, 7}}
+# Who goes against the reported trend on day 5, by analyte (the paper's counts among the
+# improved: CRP fell in 8 of 9, LDH in 9 of 9, D-dimer and ferritin in 5 of 8,
+# lymphocytes rose in 5 of 6).
+ANALYTES_NOT_IMPROVED = {
+    K.CRP: {"CUN-P01"},
+    K.FERRITIN: {"FJD-P02", "SAL-P02", "CUN-P03", "HGM-P03"},
+    K.D_DIMER: {"HGM-P01", "SAL-P04", "CUN-P02", "HGM-P03"},
+    K.LYMPHOCYTES: {"HGM-P01"},
+}
+# Day-5 values not measured: one responder without D-dimer, ferritin and IL-6; lymphocytes
+# by flow cytometry in six of the improved only.
+NOT_MEASURED_ON_DAY_5 = {
+    "FJD-P01": {K.D_DIMER, K.FERRITIN, K.IL6},
+    "CUN-P02": {K.LYMPHOCYTES},
+    "SAL-P01": {K.LYMPHOCYTES},
+    "FJD-P02": {K.LYMPHOCYTES},
+}
 
 
 # Values that meet every criterion, varied a little per patient (away from each limit).
@@ -127,7 +172,6 @@ def seed(*, users, stdout) -> None:
     pharmacy, clinician = users["pharmacy"], users["clinician"]
     sites = hospitals(actor=pharmacy)
     created = 0
-    evaluable = 0
     for i, (code, hospital, age, sex, weight, first_dose, outcome) in enumerate(COHORT):
         if Patient.objects.filter(code=code).exists():
             continue
@@ -165,9 +209,9 @@ def seed(*, users, stdout) -> None:
         if not (kind == "death" and days == 1) and not (kind == "ecmo" and i == 4):
             day5 = first_dose + datetime.timedelta(days=5)
             for analyte in BASELINE:
-                if analyte in (K.FERRITIN, K.IL6) and evaluable == 3:
+                if analyte in NOT_MEASURED_ON_DAY_5.get(code, ()):
                     continue  # not performed on day 5 for this patient, as in the paper
-                worse = evaluable in ANALYTES_NOT_IMPROVED.get(analyte, set())
+                worse = code in ANALYTES_NOT_IMPROVED.get(analyte, set())
                 up = analyte == K.LYMPHOCYTES
                 factor = Decimal("1.25") if worse != up else Decimal("0.55")
                 services.record_observation(
@@ -178,7 +222,6 @@ def seed(*, users, stdout) -> None:
                     note="day 5",
                     actor=clinician,
                 )
-            evaluable += 1
         if kind == "extubated":
             extubated = first_dose + datetime.timedelta(days=days)
             services.record_outcome(
@@ -210,4 +253,56 @@ def seed(*, users, stdout) -> None:
                 note=note,
                 actor=clinician,
             )
+        _course(patient, i, first_dose, outcome, clinician)
     stdout.write(f"patients: {created} patients of the cohort registered")
+
+
+def _course(patient, i, first_dose, outcome, clinician) -> None:
+    """Admission, ventilation (ended at extubation), ECMO, infections, WHO-scale
+    improvement of the two improving patients, and the end of follow-up."""
+    code = patient.code
+    kind, days = outcome
+    imv_days, follow_up = COURSE[code]
+    imv_start = _at(first_dose - datetime.timedelta(days=imv_days), 10)
+    admitted = imv_start.date() - datetime.timedelta(days=ADMISSION_TO_IMV[i])
+    cohort_services.record_stay(patient, admitted_on=admitted, actor=clinician)
+    imv_end = None
+    if kind == "extubated":
+        imv_end = _at(first_dose + datetime.timedelta(days=days), 9)
+    cohort_services.record_support_period(
+        patient,
+        kind=SupportPeriod.Kind.INVASIVE_VENTILATION,
+        started_at=imv_start,
+        ended_at=imv_end,
+        actor=clinician,
+    )
+    if code in ECMO_FROM:
+        cohort_services.record_support_period(
+            patient,
+            kind=SupportPeriod.Kind.ECMO,
+            started_at=_at(first_dose + datetime.timedelta(days=ECMO_FROM[code]), 16),
+            actor=clinician,
+        )
+    if code in INFECTIONS:
+        organism, site, day = INFECTIONS[code]
+        cohort_services.record_infection(
+            patient,
+            organism=organism,
+            site=site,
+            diagnosed_on=first_dose + datetime.timedelta(days=day),
+            actor=clinician,
+        )
+    if kind == "improving":
+        services.record_observation(
+            patient,
+            kind=K.WHO_SCALE,
+            value=5,
+            observed_at=_at(first_dose + datetime.timedelta(days=7), 12),
+            actor=clinician,
+        )
+    cohort_services.record_stay(
+        patient,
+        admitted_on=admitted,
+        follow_up_ended_on=first_dose + datetime.timedelta(days=follow_up),
+        actor=clinician,
+    )

@@ -128,6 +128,17 @@ def register_patient(
     if assessment is not None:
         assessment_record = _build_assessment(assessment, assessed_on or today)
         _full_clean(assessment_record, exclude=["patient"])
+    born = {
+        "weighed_on": weight_record.measured_on,
+        "assessed_on": assessment_record.assessed_on if assessment_record else None,
+    }
+    before_birth = {
+        field: [f"This date is before the patient's birth ({birth_date:%Y-%m-%d})."]
+        for field, day in born.items()
+        if birth_date and day and day < birth_date
+    }
+    if before_birth:
+        raise InvalidPatientData(before_birth)
     # Lock-free check, backed by the unique constraint: the message names the code.
     if Patient.objects.filter(code=code).exists():
         raise DuplicatePatientCode(

@@ -55,6 +55,9 @@ FACILITY_FORMER_OBJECT_TYPES = ("batches.facility",)
 class Facility(Site):
     """A GMP cell-production facility (the paper's three: Salamanca, Navarra, Marañón)."""
 
+    # Its events before the move between apps (read by the audit reconciliation).
+    audit_former_object_types = FACILITY_FORMER_OBJECT_TYPES
+
     fin = models.CharField(
         "facility identification number",
         max_length=5,

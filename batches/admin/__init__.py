@@ -9,4 +9,11 @@ One module per noun; importing them registers their admins. The GMP facility's a
 is in `sites.admin`.
 """
 
-from batches.admin import bags, batches, donors, signing, specifications  # noqa: F401
+from batches.admin import (  # noqa: F401
+    bags,
+    batches,
+    donors,
+    shipments,
+    signing,
+    specifications,
+)

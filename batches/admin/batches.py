@@ -8,18 +8,25 @@ a correction" (which needs a reason); the QP's decisions come from
 
 from __future__ import annotations
 
-from django.contrib import admin
-from django.db.models import Count
+from django.contrib import admin, messages
+from django.db.models import CharField, Count, Exists, OuterRef
+from django.db.models.functions import Cast
+from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from audit.admin import AuditedInline, RecordServices, needs_reason
+from audit.models import Signature
 from audit.signatures import signature_matches
 from batches import services
 from batches.admin.bags import BagInline, create_bags_action
 from batches.admin.base import ProductionAdmin, no_related_links, report_refusal
+from batches.admin.checks import CheckGridAdmin
+from batches.admin.imports import ResultsImportAdmin
 from batches.admin.signing import DECISION_ACTIONS
 from batches.models import Batch, ReleaseCheck, ReleaseSpecification, SpecificationItem
-from batches.rules import identity_refusal, release_failures
+from batches.querysets import DECISION_MEANINGS
+from batches.rules import expires_soon, identity_refusal, release_failures
 from core.exceptions import DomainError
 from core.formatting import fmt_time, local_times_note
 
@@ -87,7 +94,7 @@ class ReleaseCheckInline(AuditedInline):
 
 
 @admin.register(Batch)
-class BatchAdmin(ProductionAdmin):
+class BatchAdmin(CheckGridAdmin, ResultsImportAdmin, ProductionAdmin):
     # What production and the QP look for first (code, status) comes first; short
     # headers and the facility's FIN keep every column on a 1024 px screen.
     list_display = [
@@ -98,6 +105,7 @@ class BatchAdmin(ProductionAdmin):
         "passages",
         "expires_on",
         "bag_count",
+        "readiness",
     ]
     list_filter = ["status", "facility"]
     search_fields = ["din", "donor__code"]
@@ -160,7 +168,29 @@ class BatchAdmin(ProductionAdmin):
         return fields
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(bag_total=Count("bags"))
+        queryset = super().get_queryset(request).annotate(bag_total=Count("bags"))
+        match = getattr(request, "resolver_match", None)
+        if match is not None and match.url_name == "batches_batch_changelist":
+            # What the readiness column judges, read once for the page, not per row.
+            queryset = (
+                queryset.select_related("donor", "facility", "procurement", "specification")
+                .prefetch_related(
+                    "checks",
+                    "bags",
+                    "donor__serology",
+                    "specification__items",
+                )
+                .annotate(signed_decision=Exists(self._decisions()))
+            )
+        return queryset
+
+    @staticmethod
+    def _decisions():
+        return Signature.objects.filter(
+            object_type=Batch._meta.label_lower,
+            object_id=Cast(OuterRef("pk"), CharField()),
+            meaning__in=DECISION_MEANINGS,
+        )
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
@@ -212,6 +242,35 @@ class BatchAdmin(ProductionAdmin):
             format_html_join("", "<li>{}</li>", ((f,) for f in failures)),
         )
 
+    @admin.display(description="ready?")
+    def readiness(self, obj):
+        """At a glance: ready for the QP, fails (the first reasons), expires soon."""
+        notes = []
+        if obj.status in (Batch.Status.IN_PRODUCTION, Batch.Status.QUARANTINE):
+            failures = release_failures(obj, submitting=True)
+            if failures:
+                more = f" (+{len(failures) - 2} more)" if len(failures) > 2 else ""
+                notes.append(
+                    format_html(
+                        "<span class='readiness-fails' title='{}'>Fails: {}{}</span>",
+                        " ".join(failures),
+                        " ".join(failures[:2]),
+                        more,
+                    )
+                )
+            else:
+                notes.append(
+                    format_html("<span class='readiness-ready'>{}</span>", "Ready for QP")
+                )
+        live = (Batch.Status.IN_PRODUCTION, Batch.Status.QUARANTINE, Batch.Status.RELEASED)
+        if obj.status in live and expires_soon(obj):
+            notes.append(
+                format_html(
+                    "<span class='readiness-expires'>Expires soon ({})</span>", obj.expires_on
+                )
+            )
+        return format_html_join(" ", "{}", ((n,) for n in notes)) if notes else "—"
+
     @admin.display(description="QP signature")
     def signature_status(self, obj):
         if obj is None or obj.pk is None:
@@ -243,13 +302,52 @@ class BatchAdmin(ProductionAdmin):
 
     @admin.action(description="Submit for release (to quarantine)", permissions=["change"])
     def submit_for_release_action(self, request, queryset):
+        """Submit the selected batches to the QP. If any fails a release rule, its
+        failures are shown first and the submission waits for a confirmation."""
+        failing = {
+            batch.pk: release_failures(batch, submitting=True)
+            for batch in queryset
+            if batch.status == Batch.Status.IN_PRODUCTION
+        }
+        failing = {pk: lines for pk, lines in failing.items() if lines}
+        if failing and "confirm" not in request.POST:
+            return self._submit_confirmation(request, queryset, failing)
         for batch in queryset:
             try:
                 services.submit_for_release(batch, actor=request.user)
             except DomainError as error:
                 report_refusal(self, request, batch, error, "submitted")
             else:
-                self.message_user(request, f"Batch {batch.code} submitted for QP release.")
+                lines = failing.get(batch.pk)
+                if lines:
+                    self.message_user(
+                        request,
+                        f"Batch {batch.code} submitted for QP release although it fails "
+                        f"{len(lines)} release rule(s): the QP cannot release it until "
+                        "they are met.",
+                        messages.WARNING,
+                    )
+                else:
+                    self.message_user(request, f"Batch {batch.code} submitted for QP release.")
+
+    def _submit_confirmation(self, request, queryset, failing):
+        rows = [
+            {
+                "batch": batch,
+                "url": reverse("admin:batches_batch_change", args=[batch.pk]),
+                "failures": failing.get(batch.pk, []),
+            }
+            for batch in queryset
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Submit for release: these batches fail release rules",
+            "opts": self.opts,
+            "rows": rows,
+            "action": "submit_for_release_action",
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/batches/batch/submit_confirm.html", context)
 
 
 @admin.register(ReleaseCheck)

@@ -20,6 +20,7 @@ from batches import services
 from batches.admin.base import action_page, report_refusal
 from batches.forms import RejectForm, ReleaseForm, SignForm
 from batches.rules import release_failures
+from batches.shipment_forms import ExcursionDecisionForm
 from core.exceptions import DomainError
 
 
@@ -44,6 +45,7 @@ class Decision:
     success: str
     level: int = messages.INFO
     checks_release_rules: bool = False
+    subject: str = "batch"
 
 
 DECISIONS: dict[str, Decision] = {
@@ -70,6 +72,21 @@ DECISIONS: dict[str, Decision] = {
         service=services.reject_batch,
         success="Batch {batch} rejected and signed by {signer}; its bags are discarded.",
         level=messages.WARNING,
+    ),
+    # The bags a temperature excursion quarantined (a shipment): released or discarded,
+    # signed "released" or "rejected" on the shipment (`services.decide_excursion`).
+    "excursion": Decision(
+        meaning=Signature.Meaning.RELEASED,
+        action="decide_excursion_action",
+        description="Decide on a temperature excursion (QP signature)",
+        title="Bags quarantined by a temperature excursion: QP electronic signature",
+        button="Decide and sign",
+        verb="decided",
+        form=ExcursionDecisionForm,
+        service=services.decide_excursion,
+        success="Shipment {batch}: the quarantined bags are {outcome}, signed by {signer}.",
+        level=messages.WARNING,
+        subject="shipment",
     ),
 }
 
@@ -136,4 +153,6 @@ def decision_action(decision: Decision):
     return admin.action(description=decision.description, permissions=["release"])(action)
 
 
-DECISION_ACTIONS = [decision_action(decision) for decision in DECISIONS.values()]
+DECISION_ACTIONS = [
+    decision_action(decision) for decision in DECISIONS.values() if decision.subject == "batch"
+]

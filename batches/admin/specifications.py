@@ -10,7 +10,7 @@ from django.db.models import Count
 from audit.admin import AuditedInline, RecordServices, changed_values
 from batches import services
 from batches.admin.base import ProductionAdmin
-from batches.models import ReleaseSpecification, SpecificationItem
+from batches.models import AssayMethod, ReleaseSpecification, SpecificationItem
 from batches.services.specifications import ITEM_FIELDS
 
 IN_USE_MESSAGE = (
@@ -130,3 +130,13 @@ class SpecificationItemAdmin(ProductionAdmin):
 
     def delete_record(self, request, obj, reason):
         delete_item(request, obj, reason)
+
+
+@admin.register(AssayMethod)
+class AssayMethodAdmin(ProductionAdmin):
+    """The methods and instruments results come from, with their reportable ranges."""
+
+    list_display = ["name", "unit", "reportable_range"]
+    search_fields = ["name"]
+    record_fields = AssayMethod.RECORD_FIELDS
+    record_services = RecordServices(services, "create_assay_method", "correct_assay_method")

@@ -19,6 +19,7 @@ from batches.api.serializers import (
     attach_release_signatures,
     described,
 )
+from batches.api.shipments import ShipmentSerializer, ShipmentViewSet
 from batches.api.viewsets import (
     BagViewSet,
     BatchViewSet,
@@ -45,6 +46,8 @@ __all__ = [
     "ReleaseCheckSerializer",
     "ReleaseCheckViewSet",
     "SerologyResultSerializer",
+    "ShipmentSerializer",
+    "ShipmentViewSet",
     "SignatureSerializer",
     "SpecificationItemSerializer",
     "attach_release_signatures",

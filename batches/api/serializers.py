@@ -266,9 +266,9 @@ class BagSerializer(serializers.ModelSerializer):
     donor = serializers.CharField(
         source="batch.donor.code", read_only=True, help_text="Donor code of the bag's batch."
     )
-    location = serializers.CharField(
-        source="location.__str__",
-        read_only=True,
+    location = serializers.StringRelatedField(
+        # Not `source="location.__str__"`: for a bag out of storage that is None's own
+        # method, rendered as "<method-wrapper ...>" instead of null.
         allow_null=True,
         help_text="Storage position tank/rack/box/position; null once out of storage.",
     )

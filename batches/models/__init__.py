@@ -8,14 +8,17 @@ One module per noun; every public name is importable from `batches.models`. The 
 `Facility` a batch is made in lives in `sites.models`.
 """
 
+from batches.models.assays import AssayMethod
 from batches.models.bags import MAX_BAG_CELLS, MIN_BAG_CELLS, Bag, BagEvent, StorageLocation
 from batches.models.batches import Batch, ReleaseCheck
 from batches.models.donors import Donor, Procurement, SerologyResult
+from batches.models.shipments import Shipment, ShipmentBag, ShipmentRequest
 from batches.models.specifications import ReleaseSpecification, SpecificationItem
 from batches.querysets import DECISION_MEANINGS
 
 __all__ = [
     "DECISION_MEANINGS",
+    "AssayMethod",
     "MAX_BAG_CELLS",
     "MIN_BAG_CELLS",
     "Bag",
@@ -26,6 +29,9 @@ __all__ = [
     "ReleaseCheck",
     "ReleaseSpecification",
     "SerologyResult",
+    "Shipment",
+    "ShipmentBag",
+    "ShipmentRequest",
     "SpecificationItem",
     "StorageLocation",
 ]

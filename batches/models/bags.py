@@ -78,6 +78,7 @@ class Bag(AuditedModel):
     class Status(models.TextChoices):
         QUARANTINE = "quarantine", "Quarantine"
         AVAILABLE = "available", "Available"
+        IN_TRANSIT = "in_transit", "In transit"
         RESERVED = "reserved", "Reserved"
         THAWED = "thawed", "Thawed"
         IN_REFRESH = "in_refresh", "In refresh culture"

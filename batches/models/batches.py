@@ -18,6 +18,7 @@ from batches.models.guards import RefusesDeletion
 from batches.querysets import DECISION_MEANINGS, BatchQuerySet, ReleaseCheckQuerySet
 from batches.rules import evaluate_check
 from core.formatting import plain_decimal
+from core.plausibility import moment_errors
 from sites.models import Facility
 
 
@@ -123,6 +124,22 @@ class Batch(AuditedModel):
             raise ValidationError(
                 {"din": f"A DIN issued at {self.facility} starts with {self.facility.fin}."}
             )
+        self._clean_dates()
+
+    def _clean_dates(self):
+        """Procurement → cryopreservation → expiry, in that order, none in the future
+        but the expiry (a batch is made after its tissue was procured)."""
+        errors = moment_errors("cryopreserved_on", self.cryopreserved_on, what="Cryopreservation")
+        procured = self.procurement.procured_on if self.procurement_id else None
+        if not errors and procured and self.cryopreserved_on and self.cryopreserved_on < procured:
+            errors["cryopreserved_on"] = (
+                f"Cryopreservation cannot precede the procurement ({procured:%Y-%m-%d})."
+            )
+        start = self.cryopreserved_on or procured
+        if self.expires_on and start and self.expires_on <= start:
+            errors["expires_on"] = f"The expiry must follow {start:%Y-%m-%d}."
+        if errors:
+            raise ValidationError(errors)
 
     def reason_required(self, stored: dict) -> bool:
         """A change needs a written reason once a QP has decided on the batch: while it
@@ -131,6 +148,9 @@ class Batch(AuditedModel):
         return stored.get("status") in self.LOCKED_STATUSES or self.has_decision_signature()
 
     def has_decision_signature(self) -> bool:
+        known = getattr(self, "signed_decision", None)  # annotated by a list's queryset
+        if known is not None:
+            return known
         return (
             self.pk is not None
             and self.signatures().filter(meaning__in=DECISION_MEANINGS).exists()
@@ -238,6 +258,9 @@ class ReleaseCheck(RefusesDeletion, AuditedModel):
         super().clean()
         if not (self.item_id and self.batch_id):
             return
+        errors = moment_errors("tested_on", self.tested_on, what="The test date")
+        if errors:
+            raise ValidationError(errors)
         if self.item.specification_id != self.batch.specification_id:
             raise ValidationError(
                 {"item": f"This item is not part of {self.batch.specification}."}

@@ -2,12 +2,14 @@
 
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from audit.audited import AuditedModel
 from batches.models.guards import RefusesDeletion
 from batches.querysets import DonorQuerySet, DonorRecordQuerySet
+from core.plausibility import moment_errors
 
 
 class Donor(AuditedModel):
@@ -123,6 +125,12 @@ class SerologyResult(DonorRecord):
     class Meta:
         ordering = ["donor", "test", "-sampled_on"]
 
+    def clean(self):
+        super().clean()
+        errors = moment_errors("sampled_on", self.sampled_on, what="The sampling date")
+        if errors:
+            raise ValidationError(errors)
+
     def __str__(self):
         return f"{self.donor} {self.get_test_display()} {self.result} ({self.sampled_on})"
 
@@ -163,6 +171,12 @@ class Procurement(DonorRecord):
 
     class Meta:
         ordering = ["-procured_on"]
+
+    def clean(self):
+        super().clean()
+        errors = moment_errors("procured_on", self.procured_on, what="The procurement date")
+        if errors:
+            raise ValidationError(errors)
 
     def __str__(self):
         return f"{self.donor} {self.procured_on}"

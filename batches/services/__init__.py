@@ -7,13 +7,22 @@ admin, the demo loader and dosing write through these functions only.
 
 One module per stage — donors (donor, serology, procurement), specifications (versions
 and items), batches (a batch's record), checks (results), bags (making them), storage
-(positions), custody (a bag's steps), release (submit, release, reject, hold) — and
+(positions), custody (a bag's steps), release (submit, release, reject, hold),
+shipments (facility → hospital, receipts, excursions, requests) — and
 every public name importable from `batches.services`.
 """
 
+from batches.services.assays import correct_assay_method, create_assay_method
 from batches.services.bags import BOX_POSITIONS, DEFAULT_PRODUCT_CODE, DIVISIONS, create_bags
 from batches.services.batches import correct_batch, create_batch, delete_batch
-from batches.services.checks import delete_check, record_check
+from batches.services.checks import (
+    Result,
+    delete_check,
+    is_correction,
+    record_check,
+    record_results,
+    value_of,
+)
 from batches.services.custody import (
     BAG_TRANSITIONS,
     LEAVES_STORAGE,
@@ -39,6 +48,14 @@ from batches.services.release import (
     release_batch,
     review_released,
     submit_for_release,
+)
+from batches.services.shipments import (
+    answer_request,
+    create_shipment,
+    decide_excursion,
+    dispatch_shipment,
+    receive_shipment,
+    request_shipment,
 )
 from batches.services.specifications import (
     add_specification_item,
@@ -66,16 +83,22 @@ __all__ = [
     "LOCATION_FIELDS",
     "LOCATION_SITE_FIELDS",
     "Hold",
+    "Result",
     "add_specification_item",
+    "correct_assay_method",
+    "answer_request",
     "correct_batch",
     "correct_specification",
     "correct_specification_item",
     "correct_storage_location",
+    "create_assay_method",
     "create_bags",
     "create_batch",
     "create_donor",
+    "create_shipment",
     "create_specification",
     "create_storage_location",
+    "decide_excursion",
     "delete_batch",
     "delete_check",
     "delete_donor",
@@ -84,17 +107,23 @@ __all__ = [
     "delete_specification",
     "delete_specification_item",
     "delete_storage_location",
+    "dispatch_shipment",
     "hold",
+    "is_correction",
     "move_bag",
     "record_check",
     "record_custody_event",
+    "record_results",
     "record_procurement",
     "record_serology",
+    "receive_shipment",
     "reject_batch",
     "release_batch",
     "relocate_bag",
+    "request_shipment",
     "reserve_bags",
     "review_released",
     "submit_for_release",
     "update_donor",
+    "value_of",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import string
 from decimal import Decimal
 
@@ -79,8 +80,11 @@ def create_bags(
     tank: str,
     rack: str,
     box: str,
+    at: datetime.datetime | None = None,
 ) -> list[Bag]:
     """Create `count` quarantined bags of a batch in free positions of one storage box.
+
+    `at` (default now) is when they were filled: their first custody event's time.
 
     Divisions continue after the batch's existing bags of that product code (A0, B0, …).
     Each bag is validated (50–75 ×10⁶ cells, volume), inserted in one statement with one
@@ -127,7 +131,7 @@ def create_bags(
                 raise BagCreationError(validation_messages(error)) from None
             bags.append(bag)
         bags = Bag.objects.bulk_create(bags)
-        now = timezone.now()
+        now = at or timezone.now()
         BagEvent.objects.bulk_create(
             [
                 BagEvent(

@@ -4,7 +4,8 @@ deleting one recorded by mistake while the batch is in production."""
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -13,6 +14,7 @@ from batches.exceptions import BatchError
 from batches.models import Batch, ReleaseCheck, SpecificationItem
 from batches.services.base import delete_audited, lock_batch, save_validated
 from batches.services.release import review_released
+from core.formatting import plain_decimal
 
 MOVED_TO_ANOTHER_ITEM = (
     "A recorded result cannot be moved to another item or batch: correct its value, and "
@@ -77,3 +79,109 @@ def delete_check(check: ReleaseCheck, *, actor: AbstractBaseUser | None, reason:
     """Delete a result recorded by mistake: only while its batch is in production
     (`ReleaseCheck.deletion_refusal`); after that a result is corrected."""
     delete_audited(check, actor=actor, reason=reason)
+
+
+@dataclass(frozen=True)
+class Result:
+    """One result to record for a batch's specification item: a number for a limit, a
+    text for an expected result (`value_of`), measured on `tested_on`."""
+
+    item: SpecificationItem
+    value: Decimal | None
+    text: str
+    tested_on: datetime.date
+
+
+def value_of(item: SpecificationItem, raw: str) -> tuple[Decimal | None, str]:
+    """A typed result as the check stores it: (number, "") for a limit, (None, text) for
+    an expected result. A number that is not one raises `BatchError`."""
+    raw = (raw or "").strip()
+    if item.kind == item.Kind.EXPECTED:
+        return None, raw
+    if not raw:
+        return None, ""
+    try:
+        return Decimal(raw.replace(",", ".")), ""
+    except InvalidOperation:
+        raise BatchError(f"{item.parameter}: {raw!r} is not a number.") from None
+
+
+def is_change(check: ReleaseCheck | None, result: Result) -> bool:
+    """Whether `result` differs from the stored `check` (None: nothing stored yet)."""
+    if check is None:
+        return True
+    return (check.result_value, check.result_text, check.tested_on) != (
+        result.value,
+        result.text,
+        result.tested_on,
+    )
+
+
+def is_correction(check: ReleaseCheck | None, result: Result) -> bool:
+    """Whether `result` changes a stored value (not only its date): a correction, which
+    needs a written reason."""
+    return check is not None and (check.result_value, check.result_text) != (
+        result.value,
+        result.text,
+    )
+
+
+@transaction.atomic
+def record_results(
+    batch: Batch,
+    results: list[Result],
+    *,
+    actor: AbstractBaseUser | None,
+    reason: str = "",
+    source: str = "",
+) -> list[ReleaseCheck]:
+    """Record several results of one batch in one transaction, one audit event per check
+    (the checks grid of the admin, an imported file): each through `record_check`.
+
+    A result equal to the stored one is not written again. A result that changes a
+    stored value is a correction: without a written `reason` the whole set is refused
+    and nothing is written. `source` (e.g. an imported file's name and checksum) is
+    added to every event's reason.
+    """
+    batch = lock_batch(batch)
+    stored = {c.item_id: c for c in ReleaseCheck.objects.filter(batch=batch)}
+    seen = set()
+    refusals = []
+    for result in results:
+        if result.item.specification_id != batch.specification_id:
+            refusals.append(f"{result.item.parameter} is not part of {batch.specification}.")
+        if result.item.pk in seen:
+            refusals.append(f"{result.item.parameter}: given twice.")
+        seen.add(result.item.pk)
+        if is_correction(stored.get(result.item.pk), result) and not reason.strip():
+            refusals.append(
+                f"{result.item.parameter}: changes the stored result "
+                f"({_shown(stored[result.item.pk])}); a correction needs a written reason."
+            )
+    if refusals:
+        raise BatchError(refusals)
+    why = "; ".join(part for part in (reason.strip(), source) if part)
+    saved = []
+    for result in results:
+        check = stored.get(result.item.pk)
+        if not is_change(check, result):
+            continue
+        saved.append(
+            record_check(
+                batch,
+                result.item,
+                actor=actor,
+                tested_on=result.tested_on,
+                value=result.value,
+                text=result.text,
+                reason=why,
+                correcting=check,
+            )
+        )
+    return saved
+
+
+def _shown(check: ReleaseCheck) -> str:
+    if check.result_value is not None:
+        return plain_decimal(check.result_value)
+    return check.result_text or "(empty)"

@@ -16,6 +16,7 @@ from audit.context import audit_context
 from batches.exceptions import BagTransitionError
 from batches.models import Bag, BagEvent, StorageLocation
 from core.exceptions import validation_messages
+from core.formatting import fmt_time
 
 S = Bag.Status
 
@@ -23,7 +24,10 @@ S = Bag.Status
 BAG_TRANSITIONS: dict[str, frozenset[str]] = {
     S.QUARANTINE: frozenset({S.AVAILABLE, S.DISCARDED}),
     # available → quarantine: the batch was put on hold after its release (see `hold`).
-    S.AVAILABLE: frozenset({S.RESERVED, S.DISCARDED, S.EXPIRED, S.QUARANTINE}),
+    S.AVAILABLE: frozenset({S.RESERVED, S.DISCARDED, S.EXPIRED, S.QUARANTINE, S.IN_TRANSIT}),
+    # in transit: dispatched in a shipment (`batches.services.shipments`); received in
+    # range → available at the hospital, with a temperature excursion → quarantine.
+    S.IN_TRANSIT: frozenset({S.AVAILABLE, S.QUARANTINE}),
     S.RESERVED: frozenset({S.AVAILABLE, S.THAWED, S.IN_REFRESH, S.DISCARDED}),
     S.THAWED: frozenset({S.DISPENSED, S.DISCARDED}),
     S.IN_REFRESH: frozenset({S.DISPENSED, S.DISCARDED}),
@@ -34,7 +38,7 @@ BAG_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 # Leaving the liquid-nitrogen tank frees the storage position.
-LEAVES_STORAGE = frozenset({S.THAWED, S.IN_REFRESH, S.DISCARDED})
+LEAVES_STORAGE = frozenset({S.THAWED, S.IN_REFRESH, S.DISCARDED, S.IN_TRANSIT})
 
 
 def status_label(status: str) -> str:
@@ -51,6 +55,29 @@ def _refuse_transition(code: str, from_status: str, to_status: str) -> None:
             f"Bag {code} is {status_label(from_status)}: it cannot become "
             f"{status_label(to_status)} (allowed next: {allowed})."
         )
+
+
+def refuse_out_of_order(bags: Sequence[Bag], to_status: str, at: datetime.datetime) -> None:
+    """A custody event dated before the bag's previous one (one query for all the bags):
+    a bag cannot be reserved before it became available (its batch's release), nor leave
+    a step before it entered it."""
+    latest = {}
+    for event in (
+        BagEvent.objects.filter(bag_id__in=[b.pk for b in bags])
+        .order_by("bag_id", "occurred_at", "pk")
+        .select_related("bag")
+    ):
+        latest[event.bag_id] = event
+    # Times typed on the ward are to the minute: an event in the same minute is in order.
+    late = [e for e in latest.values() if e.occurred_at - at >= datetime.timedelta(minutes=1)]
+    if not late:
+        return
+    messages = [
+        f"Bag {e.bag.code} became {status_label(e.to_status)} at {fmt_time(e.occurred_at)}: "
+        f"it cannot be {status_label(to_status)} earlier ({fmt_time(at)})."
+        for e in late
+    ]
+    raise BagTransitionError(messages)
 
 
 def _lock(bag: Bag) -> Bag:
@@ -86,6 +113,8 @@ def move_bag(
     locked = _lock(bag)
     from_status = S(locked.status)
     _refuse_transition(locked.code, from_status, to_status)
+    at = at or timezone.now()
+    refuse_out_of_order([locked], to_status, at)
     if to_status == S.DISCARDED:
         if not reason.strip():
             raise BagTransitionError(f"Bag {locked.code}: give the reason for discarding it.")
@@ -154,6 +183,8 @@ def reserve_bags(
     """
     bags = list(bags)
     _refuse_transition(", ".join(b.code for b in bags), S.AVAILABLE, S.RESERVED)
+    at = at or timezone.now()
+    refuse_out_of_order(bags, S.RESERVED, at)
     with audit_context(actor=actor, reason=reason.strip() or note.strip()):
         taken = Bag.objects.filter(pk__in=[b.pk for b in bags], status=S.AVAILABLE).update_audited(
             audit_action=f"bag_{S.RESERVED}", status=S.RESERVED

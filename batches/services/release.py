@@ -4,6 +4,7 @@ hold that sends a released batch back for review (after a correction, see `recor
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -18,6 +19,7 @@ from batches.models import Bag, Batch
 from batches.rules import release_failures
 from batches.services.base import lock_batch
 from batches.services.custody import S, move_bag, status_label
+from core.plausibility import moment_problem, programme_start
 
 
 @transaction.atomic
@@ -44,7 +46,15 @@ def _require_qp(actor, batch: Batch) -> None:
 
 
 def _sign_decision(
-    batch: Batch, *, actor, password: str, meaning: str, decided: tuple, comment: str, reason: str
+    batch: Batch,
+    *,
+    actor,
+    password: str,
+    meaning: str,
+    decided: tuple,
+    comment: str,
+    reason: str,
+    at=None,
 ) -> Batch:
     """The QP's signed decision on a locked batch, release or rejection alike: the
     signature (`meaning`, bound to `batch.signature_content()`), then `decided` —
@@ -61,16 +71,22 @@ def _sign_decision(
             object_repr=batch.code,
             content=batch.signature_content(),
             comment=comment,
+            signed_at=at,
         )
         batch.status = status
-        batch.status_changed_at = timezone.now()
+        batch.status_changed_at = at or timezone.now()
         batch.save(audit_action=audit_action)
     return batch
 
 
 @transaction.atomic
 def release_batch(
-    batch: Batch, *, actor: AbstractBaseUser, password: str, comment: str = ""
+    batch: Batch,
+    *,
+    actor: AbstractBaseUser,
+    password: str,
+    comment: str = "",
+    at: datetime.datetime | None = None,
 ) -> Batch:
     """The QP's release: every rule checked, then an electronic signature, then release.
 
@@ -78,10 +94,20 @@ def release_batch(
     refuses a wrong password (SignatureError); either way nothing changes. On success the
     signature (meaning "released") is bound to `batch.signature_content()`, the batch is
     released and each quarantined bag becomes available with its custody event.
+    `at` (default now) places the release in time (the demo's 2020 series); it cannot be
+    in the future nor before the batch was cryopreserved.
     """
     _require_qp(actor, batch)
     batch = lock_batch(batch)
-    failures = release_failures(batch)
+    failures = release_failures(batch, on_date=timezone.localdate(at) if at else None)
+    if at is not None:
+        problem = moment_problem(
+            at, what="The release", floor=batch.cryopreserved_on or programme_start()
+        )
+        if problem:
+            failures.append(
+                f"{problem} (the batch was cryopreserved on {batch.cryopreserved_on})."
+            )
     if failures:
         raise ReleaseError(failures)
     _sign_decision(
@@ -92,9 +118,12 @@ def release_batch(
         decided=(Batch.Status.RELEASED, "release"),
         comment=comment,
         reason=comment.strip() or "QP release",
+        at=at,
     )
     for bag in batch.bags.filter(status=Bag.Status.QUARANTINE).order_by("code"):
-        move_bag(bag, Bag.Status.AVAILABLE, actor=actor, note=f"batch {batch.code} released")
+        move_bag(
+            bag, Bag.Status.AVAILABLE, actor=actor, note=f"batch {batch.code} released", at=at
+        )
     return batch
 
 

@@ -8,6 +8,7 @@ become dotted columns (`donor.code`); nested lists become one JSON cell.
 
 import csv
 import json
+import re
 
 from django.http import StreamingHttpResponse
 from django.utils import timezone
@@ -15,6 +16,19 @@ from rest_framework import serializers
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 
 CHUNK_SIZE = 500
+
+# OWASP "CSV injection": a cell starting with one of these is read as a formula by a
+# spreadsheet. Such text cells get a leading apostrophe; numbers (serialised as text by the
+# API, e.g. a decimal "-1.5") are left as they are, so they stay numbers.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def neutralise(text: str) -> str:
+    """`text` safe to open in a spreadsheet: never the start of a formula."""
+    if text.startswith(FORMULA_STARTS) and not _NUMBER.match(text):
+        return "'" + text
+    return text
 
 
 class CSVRenderer(BaseRenderer):
@@ -69,10 +83,12 @@ def _cell(value):
         return "true" if value else "false"
     if isinstance(value, list):
         if all(not isinstance(item, (dict, list)) for item in value):
-            return "; ".join(str(item) for item in value)
+            return neutralise("; ".join(str(item) for item in value))
         return json.dumps(value, ensure_ascii=False, default=str)
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False, default=str)
+    if isinstance(value, str):
+        return neutralise(value)
     return value
 
 

@@ -15,7 +15,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from batches.api import BATCH_CODE_HELP, BagEventSerializer, FacilitySerializer
-from batches.models import Bag, BagEvent, Batch, Donor
+from batches.models import Bag, BagEvent, Batch, Donor, ShipmentBag
 from core.api.permissions import HasViewPermissions
 from dosing.api.records import described
 from dosing.models import Dose, DoseBag
@@ -214,11 +214,46 @@ class PatientTraceSerializer(serializers.ModelSerializer):
         return sorted({dose.batch.donor.code for dose in patient.doses.all() if dose.batch})
 
 
+class TraceShipmentSerializer(serializers.Serializer):
+    code = serializers.CharField(source="shipment.code", help_text="Shipment code.")
+    facility = serializers.CharField(source="shipment.facility.fin", help_text="From (FIN).")
+    hospital = serializers.CharField(source="shipment.hospital.code", help_text="To (code).")
+    status = serializers.CharField(source="shipment.status", help_text="Shipment status.")
+    dispatched_at = serializers.DateTimeField(
+        source="shipment.dispatched_at", allow_null=True, help_text="When it left."
+    )
+    received_at = serializers.DateTimeField(
+        source="shipment.received_at", allow_null=True, help_text="When it was received."
+    )
+    received_by = serializers.CharField(
+        source="shipment.received_by.get_username",
+        allow_null=True,
+        default=None,
+        help_text="Who received it.",
+    )
+    logger_result = serializers.CharField(
+        source="shipment.logger_result", help_text="in_range or excursion; blank until received."
+    )
+    decision = serializers.CharField(
+        source="shipment.decision", help_text="The QP's decision on an excursion."
+    )
+    recorded_before_shipments = serializers.BooleanField(
+        source="shipment.recorded_before_shipments",
+        help_text="A receipt the shipments migration recorded for a bag already allocated.",
+    )
+    received_location = serializers.CharField(
+        source="received_location.__str__",
+        allow_null=True,
+        default=None,
+        help_text="The hospital position the bag was put in.",
+    )
+
+
 class BagTraceSerializer(serializers.ModelSerializer):
     batch = PatientTraceBatchSerializer(read_only=True, help_text="The bag's batch and donor.")
-    location = serializers.CharField(
-        source="location.__str__",
-        read_only=True,
+    location = serializers.StringRelatedField(
+        # Not `source="location.__str__"`: for a bag out of storage that is None's own
+        # method, rendered as "<method-wrapper ...>" instead of null.
         allow_null=True,
         help_text="Current storage position; null once out of storage.",
     )
@@ -227,6 +262,12 @@ class BagTraceSerializer(serializers.ModelSerializer):
     )
     doses = serializers.SerializerMethodField(help_text="Doses the bag was reserved for.")
     doses_left_out = serializers.SerializerMethodField(help_text=LEFT_OUT_HELP.format("doses"))
+    shipments = TraceShipmentSerializer(
+        source="shipment_items",
+        many=True,
+        read_only=True,
+        help_text="The shipments that carried the bag (those the reader may see), oldest first.",
+    )
 
     class Meta:
         model = Bag
@@ -239,6 +280,7 @@ class BagTraceSerializer(serializers.ModelSerializer):
             "discard_reason",
             "batch",
             "events",
+            "shipments",
             "doses",
             "doses_left_out",
         ]
@@ -359,6 +401,17 @@ class BagTraceView(TraceView):
                     ),
                 ),
                 Prefetch("dose_links", queryset=_trace_doses(self.request.user)),
+                Prefetch(
+                    "shipment_items",
+                    queryset=ShipmentBag.objects.for_user(self.request.user)
+                    .select_related(
+                        "shipment__facility",
+                        "shipment__hospital",
+                        "shipment__received_by",
+                        "received_location",
+                    )
+                    .order_by("shipment__created_at", "pk"),
+                ),
             )
         )
 

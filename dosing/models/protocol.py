@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -47,6 +49,24 @@ class Protocol(AuditedModel):
     premedication = models.CharField(
         max_length=200, blank=True, default="Steroids and dexchlorpheniramine"
     )
+    assessment_max_age_days = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MaxValueValidator(30)],
+        help_text="Dose 1 is ordered on an assessment of its day or up to this many days before.",
+    )
+    weight_max_age_days = models.PositiveSmallIntegerField(
+        default=7,
+        validators=[MaxValueValidator(90)],
+        help_text="A dose is calculated from a weight measured at most this many days before.",
+    )
+    refresh_max_expansion = models.DecimalField(
+        max_digits=4,
+        decimal_places=1,
+        default=Decimal("4.0"),
+        validators=[MinValueValidator(Decimal("1.0"))],
+        help_text="A refreshed viable count is at most the thawed bags' cells times this "
+        "(cells grow in culture).",
+    )
     filter_microns = models.PositiveSmallIntegerField(default=200)
     overrides_allowed = models.BooleanField(
         default=True,
@@ -85,6 +105,9 @@ class Protocol(AuditedModel):
         "refresh_max_culture_hours",
         "harvest_to_infusion_max_hours",
         "thaw_to_infusion_max_minutes",
+        "assessment_max_age_days",
+        "weight_max_age_days",
+        "refresh_max_expansion",
         "premedication_required_for_thawed",
         "premedication",
         "filter_microns",

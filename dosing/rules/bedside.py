@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 from core.formatting import fmt_time
+from core.plausibility import moment_problem
 from dosing.models import Dose, Preparation
 from dosing.rules.base import Failure
 from dosing.rules.scan import bedside_check
@@ -82,6 +83,15 @@ def _infusion_time_failures(dose, started_at, ended_at, now) -> list[Failure]:
         )
     if ended_at < started_at:
         failures.append(Failure("The infusion cannot end before it starts.", "ended_at"))
+    ready = prep.harvested_at or prep.thawed_at
+    if ready is not None and started_at < ready.replace(second=0, microsecond=0):
+        step = "harvested" if prep.harvested_at else "thawed"
+        failures.append(
+            Failure(
+                f"The infusion cannot start before the cells were {step} ({fmt_time(ready)}).",
+                "started_at",
+            )
+        )
     if dose.dispensed_at and started_at < dose.dispensed_at.replace(second=0, microsecond=0):
         failures.append(
             Failure(
@@ -126,6 +136,18 @@ def adverse_event_failures(
         failures.append(Failure(f"Dose {dose.code} is not a dose of {patient.code}.", "dose"))
     if onset_at > now:
         failures.append(Failure("The onset cannot be in the future.", "onset_at"))
+    problem = moment_problem(onset_at, what="The onset", now=now, future=True)
+    if problem:
+        failures.append(Failure(problem, "onset_at"))
+    infusion = getattr(dose, "infusion", None) if dose is not None else None
+    if infusion is not None and onset_at < infusion.started_at.replace(second=0, microsecond=0):
+        failures.append(
+            Failure(
+                f"The onset cannot precede the infusion of dose {dose.code} (started "
+                f"{fmt_time(infusion.started_at)}): choose the dose it followed, or none.",
+                "onset_at",
+            )
+        )
     if not description.strip():
         failures.append(Failure("Describe the event.", "description"))
     if (ctcae_grade == 5) != fatal:

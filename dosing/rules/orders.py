@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime
 
+from django.utils import timezone
+
 from core.formatting import fmt_time
+from core.plausibility import moment_problem
 from dosing.models import Dose, Protocol
 from dosing.rules.base import Failure
 from dosing.rules.times import dose_reference_time, interval_window
@@ -40,6 +43,14 @@ def order_failures(
         failures.append(
             Failure(f"Patient {patient.code} has no recorded weight: record it first.")
         )
+    failures += recency_failures(
+        patient,
+        eligibility=eligibility,
+        weight=weight,
+        doses=doses,
+        protocol=protocol,
+        planned_for=planned_for,
+    )
     if len(doses) >= protocol.max_doses:
         failures.append(
             Failure(
@@ -86,3 +97,49 @@ def _next_dose_failures(
             f"{fmt_time(earliest)} and {fmt_time(latest)}."
         )
     ]
+
+
+def recency_failures(
+    patient: Patient,
+    *,
+    eligibility,
+    weight,
+    doses: list[Dose],
+    protocol: Protocol,
+    planned_for: datetime.datetime,
+) -> list[Failure]:
+    """A dose planned before the programme began, or ordered on an old measurement: the
+    weight it is calculated from is at most `weight_max_age_days` old on its planned day,
+    and dose 1 is ordered on an assessment of its planned day or at most
+    `assessment_max_age_days` before. (A measurement dated after the planned day is not
+    refused here: a plan may be made before the morning's assessment is typed in.)"""
+    problem = moment_problem(planned_for, what="The planned time of the dose", future=True)
+    if problem:
+        return [Failure(problem, field="planned_for")]
+    day = timezone.localdate(planned_for)
+    failures = []
+    if weight is not None:
+        age = (day - weight.measured_on).days
+        if age > protocol.weight_max_age_days:
+            failures.append(
+                Failure(
+                    f"The latest weight of {patient.code} was measured on "
+                    f"{weight.measured_on:%Y-%m-%d}, {age} days before the dose; {protocol} "
+                    f"calculates a dose from a weight of the last {protocol.weight_max_age_days} "
+                    "days. Record a new weight."
+                )
+            )
+    assessed_on = getattr(eligibility, "assessed_on", None)
+    if not doses and assessed_on is not None:
+        age = (day - assessed_on).days
+        limit = protocol.assessment_max_age_days
+        if age > limit:
+            failures.append(
+                Failure(
+                    f"The latest assessment of {patient.code} is of {assessed_on:%Y-%m-%d}; "
+                    f"{protocol} orders dose 1 on an assessment of its day or up to {limit} "
+                    f"day{'s' if limit != 1 else ''} before ({day:%Y-%m-%d}). Record a new "
+                    "assessment."
+                )
+            )
+    return failures

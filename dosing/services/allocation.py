@@ -8,6 +8,7 @@ see the same bags through the same rules.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.context import audit_context
-from batches.models import Bag, Batch
+from batches.models import Bag, Batch, StorageLocation
 from batches.querysets import bags_available_for_allocation
 from batches.rules import batch_problem
 from batches.services import reserve_bags
@@ -36,6 +37,7 @@ from dosing.rules import (
     range_text,
     status_failures,
 )
+from dosing.rules.received import received_failures
 from dosing.services.common import lock_dose, now_or, patient_batch, refuse
 from patients.models import Patient
 
@@ -74,13 +76,16 @@ def candidate_stock(
     at: datetime.datetime | None = None,
 ) -> Stock:
     """The available bags a dose planned for `planned_for` may come from, in a constant
-    number of queries: of the patient's batch once the first dose fixed it, of released
+    number of queries: bags received in range at the patient's hospital (stored at one
+    of its positions), of the patient's batch once the first dose fixed it, of released
     batches unexpired on the day the dose will be given (never earlier than `at`), with
     the course that batch must still supply. Expiry is judged once, against that day: the
     stock query selects on it and `usable_bags` re-checks each batch on the same day."""
     on_date = max(timezone.localdate(now_or(at)), timezone.localdate(planned_for))
     fixed_batch = patient_batch(patient, exclude=exclude)
-    bags = bags_available_for_allocation(on_date=on_date)
+    bags = bags_available_for_allocation(on_date=on_date).filter(
+        location__hospital_id=patient.hospital_id
+    )
     if fixed_batch is not None:
         bags = bags.filter(batch=fixed_batch)
     given = list(Dose.objects.of_patient(patient).exclude(pk=getattr(exclude, "pk", None)))
@@ -136,7 +141,55 @@ def plan_dose(
         patient, protocol, planned_for=planned_for or timezone.now(), exclude=exclude
     )
     bags = usable_bags(stock.bags, on_date=stock.on_date)
-    return _propose(DoseRange.from_protocol(protocol), weight_kg, bags, stock)
+    dose_range = DoseRange.from_protocol(protocol)
+    plan = _propose(dose_range, weight_kg, bags, stock)
+    if not plan.bags:
+        elsewhere = facilities_with_stock(patient, stock, dose_range, weight_kg)
+        plan = dataclasses.replace(
+            plan,
+            warning=" ".join(
+                filter(None, [plan.warning, stock_elsewhere_text(patient, elsewhere)])
+            ),
+            stock_elsewhere=tuple((facility.pk, facility.fin) for facility in elsewhere),
+        )
+    return plan
+
+
+def facilities_with_stock(patient: Patient, stock: Stock, dose_range: DoseRange, weight_kg):
+    """The facilities whose stored, released stock (of the patient's batch once fixed, in
+    no open shipment) could give this dose: where the pharmacy may ask for a shipment.
+    Two queries, whatever the number of facilities."""
+    bags = (
+        bags_available_for_allocation(on_date=stock.on_date)
+        .filter(location__facility__isnull=False)
+        .exclude(shipment_items__open=True)
+        .select_related("location__facility")
+    )
+    if stock.fixed_batch is not None:
+        bags = bags.filter(batch=stock.fixed_batch)
+    by_facility: dict = {}
+    for bag in usable_bags(bags, on_date=stock.on_date):
+        by_facility.setdefault(bag.location.facility, []).append(bag)
+    return [
+        facility
+        for facility, held in sorted(by_facility.items(), key=lambda item: item[0].fin)
+        if _propose(dose_range, weight_kg, held, stock).bags
+    ]
+
+
+def stock_elsewhere_text(patient: Patient, facilities) -> str:
+    """What the plan says when the hospital has no received stock for the dose."""
+    hospital = patient.hospital.code
+    if not facilities:
+        return (
+            f"No bags received in range at {hospital} give this dose, and no facility "
+            "holds suitable released stock."
+        )
+    names = ", ".join(f"{f.fin} ({f.name})" for f in facilities)
+    return (
+        f"No bags received in range at {hospital} give this dose. Suitable released stock "
+        f"is held at: {names}. Send that facility a shipment request."
+    )
 
 
 def lock_bags(ids: Sequence[int], *, available_only: bool) -> list[Bag]:
@@ -168,6 +221,17 @@ def _chosen_bags(dose, bags, plan, locked, fixed_batch, today) -> list[Bag]:
     refuse(
         AllocationError,
         chosen_bag_failures(chosen, fixed_batch=fixed_batch, patient=dose.patient, on_date=today),
+    )
+    location_hospitals = dict(
+        StorageLocation.objects.filter(pk__in=[b.location_id for b in chosen]).values_list(
+            "pk", "hospital_id"
+        )
+    )
+    refuse(
+        AllocationError,
+        received_failures(
+            chosen, hospital=dose.patient.hospital, location_hospitals=location_hospitals
+        ),
     )
     return chosen
 
@@ -291,9 +355,10 @@ def _no_plan_message(dose: Dose, fixed_batch: Batch | None, locked: Sequence[Bag
     )
     if fixed_batch is None:
         return (
-            f"No released batch in stock has whole bags that give {dose.code} a dose within "
-            f"{required}. Ask production for stock; a dose outside the range needs bags "
-            "chosen by hand with a physician's override."
+            f"No released batch in stock received at {dose.patient.hospital.code} has whole "
+            f"bags that give {dose.code} a dose within {required}. Ask production for a "
+            "shipment; a dose outside the range needs bags chosen by hand with a "
+            "physician's override."
         )
     stock = ", ".join(f"{b.code} ({fmt_cells(b.nominal_cells)})" for b in locked) or "none"
     return (

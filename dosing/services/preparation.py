@@ -113,6 +113,7 @@ def record_refresh(
             harvested_at=harvested_at,
             viable_cells=viable_cells,
             now=at,
+            viability_pct=Decimal(str(viability_pct)) if viability_pct is not None else None,
         ),
     )
     override = override_check(

@@ -155,11 +155,23 @@ def dose_order(request, code: str):
     )
 
 
+def _already_moved_on(request, dose: Dose, step: str):
+    """The dose is past this step — someone else took it between this page's load and
+    its submission (or the page is stale): say so, then show the patient."""
+    if request.method == "POST":
+        messages.warning(
+            request,
+            f"Dose {dose.code} is already {dose.get_status_display().lower()}: someone "
+            f"else took this step a moment ago, and your {step} was not recorded.",
+        )
+    return redirect("dosing:patient-detail", code=dose.patient.code)
+
+
 @requires(ALLOCATE)
 def dose_allocate(request, pk: int):
     dose = dose_or_404(request, pk)
     if dose.status != Dose.Status.ORDERED:
-        return redirect("dosing:patient-detail", code=dose.patient.code)
+        return _already_moved_on(request, dose, "allocation")
     plan = services.plan_dose(
         dose.patient,
         weight_kg=dose.weight_kg,
@@ -208,7 +220,7 @@ def dose_prepare(request, pk: int):
     """Thaw (one button) or refresh (the culture record) for an allocated dose."""
     dose = dose_or_404(request, pk)
     if dose.status != Dose.Status.ALLOCATED:
-        return redirect("dosing:patient-detail", code=dose.patient.code)
+        return _already_moved_on(request, dose, "preparation")
     refresh_form = RefreshForm()
     thaw_errors = []
     if request.method == "POST" and request.POST.get("method") == "thawed":
@@ -247,7 +259,7 @@ def dose_prepare(request, pk: int):
 def dose_dispense(request, pk: int):
     dose = dose_or_404(request, pk)
     if dose.status != Dose.Status.PREPARED:
-        return redirect("dosing:patient-detail", code=dose.patient.code)
+        return _already_moved_on(request, dose, "dispensing")
     preparation = dose.preparation
     errors = []
     if request.method == "POST":

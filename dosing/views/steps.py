@@ -6,8 +6,23 @@ from django.urls import reverse
 
 from dosing.models import Dose
 from dosing.views.common import ALLOCATE, ASSESS, DISPENSE, INFUSE, PHARMACY, WARD
-from patients.models import Patient
+from dosing.worklists import ENDING_OUTCOMES
+from patients.models import ClinicalOutcome, Patient
 from patients.next_steps import NextStep
+
+_ENDED = {
+    ClinicalOutcome.Kind.DEATH: "Died",
+    ClinicalOutcome.Kind.EXTUBATION: "Extubated",
+    ClinicalOutcome.Kind.ICU_DISCHARGE: "Discharged from the ICU",
+}
+
+
+def _ending_outcome(patient: Patient) -> ClinicalOutcome | None:
+    """The outcome after which the patient is followed up only (a death before any
+    other), from the prefetched outcomes where the worklist loaded them."""
+    ending = [o for o in patient.outcomes.all() if o.kind in ENDING_OUTCOMES]
+    deaths = [o for o in ending if o.kind == ClinicalOutcome.Kind.DEATH]
+    return (deaths or ending or [None])[0]
 
 
 def next_step(patient: Patient, doses: list[Dose], eligible: bool, protocol, user) -> dict:
@@ -18,7 +33,18 @@ def next_step(patient: Patient, doses: list[Dose], eligible: bool, protocol, use
     """
     live = [d for d in doses if d.is_live]
     last = live[-1] if live else None
-    if last is not None and last.status != Dose.Status.INFUSED:
+    ended = _ending_outcome(patient)
+    course = last.protocol if last is not None else protocol
+    dead = ended is not None and ended.kind == ClinicalOutcome.Kind.DEATH
+    if last is not None and last.status != Dose.Status.INFUSED and dead:
+        # No step of a dose may be taken for a patient who died: the dose is cancelled.
+        label, perm, by = (
+            f"Dose {last.number}: Cancel (died {ended.occurred_on})",
+            ALLOCATE,
+            PHARMACY,
+        )
+        href = reverse("dosing:dose-cancel", args=[last.pk])
+    elif last is not None and last.status != Dose.Status.INFUSED:
         steps = {
             Dose.Status.ORDERED: ("Allocate bags", "dosing:dose-allocate", ALLOCATE, PHARMACY),
             Dose.Status.ALLOCATED: ("Thaw or refresh", "dosing:dose-prepare", ALLOCATE, PHARMACY),
@@ -33,7 +59,10 @@ def next_step(patient: Patient, doses: list[Dose], eligible: bool, protocol, use
         label, name, perm, by = steps[last.status]
         label = f"Dose {last.number}: {label}"
         href = reverse(name, args=[last.pk])
-    elif protocol is not None and len(live) >= protocol.max_doses:
+    elif ended is not None:
+        label = f"{_ENDED[ended.kind]} on {ended.occurred_on}: follow-up only, no further dose"
+        return {"label": label, "href": None, "by": None}
+    elif course is not None and len(live) >= course.max_doses:
         return {"label": "All doses given", "href": None, "by": None}
     elif not eligible:
         label, perm, by = "Complete eligibility", ASSESS, PHARMACY

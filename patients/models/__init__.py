@@ -7,6 +7,13 @@ a new assessment supersedes the previous one, which stays on file.
 """
 
 from patients.models.assessments import ClinicalAssessment
+from patients.models.cohort import (
+    ChestXray,
+    HospitalStay,
+    Infection,
+    LymphocyteSubsets,
+    SupportPeriod,
+)
 from patients.models.follow_up import ClinicalOutcome, Observation
 from patients.models.patient import Patient, WeightMeasurement
 
@@ -16,4 +23,9 @@ __all__ = [
     "ClinicalAssessment",
     "Observation",
     "ClinicalOutcome",
+    "HospitalStay",
+    "SupportPeriod",
+    "ChestXray",
+    "LymphocyteSubsets",
+    "Infection",
 ]

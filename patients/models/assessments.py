@@ -8,7 +8,8 @@ from django.db import models
 from django.utils import timezone
 
 from audit.audited import AuditedModel
-from patients.models.patient import Patient
+from core.plausibility import moment_errors
+from patients.models.patient import Patient, born_before_errors
 from patients.querysets import PatientRecordQuerySet
 
 
@@ -120,5 +121,7 @@ class ClinicalAssessment(AuditedModel):
         return True
 
     def clean(self):
-        if self.assessed_on and self.assessed_on > timezone.localdate():
-            raise ValidationError({"assessed_on": "The assessment date cannot be in the future."})
+        errors = moment_errors("assessed_on", self.assessed_on, what="The assessment date")
+        errors = errors or born_before_errors(self, "assessed_on", self.assessed_on)
+        if errors:
+            raise ValidationError(errors)

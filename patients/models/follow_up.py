@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import datetime
-
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 
 from audit.audited import AuditedModel
-from patients.models.patient import Patient
+from core.plausibility import moment_errors
+from patients.models.patient import Patient, born_before_errors
 from patients.querysets import PatientRecordQuerySet
 
 
@@ -65,9 +64,8 @@ class Observation(AuditedModel):
         return True
 
     def clean(self):
-        errors = {}
-        if self.observed_at and self.observed_at > timezone.now() + datetime.timedelta(minutes=5):
-            errors["observed_at"] = "The observation time cannot be in the future."
+        errors = moment_errors("observed_at", self.observed_at, what="The observation time")
+        errors = errors or born_before_errors(self, "observed_at", self.observed_at)
         expected = self.UNITS.get(self.kind)
         if expected and self.unit and self.unit != expected:
             errors["unit"] = f"{self.get_kind_display()} is recorded in {expected}."
@@ -119,5 +117,7 @@ class ClinicalOutcome(AuditedModel):
         return True
 
     def clean(self):
-        if self.occurred_on and self.occurred_on > timezone.localdate():
-            raise ValidationError({"occurred_on": "The date cannot be in the future."})
+        errors = moment_errors("occurred_on", self.occurred_on, what="The date")
+        errors = errors or born_before_errors(self, "occurred_on", self.occurred_on)
+        if errors:
+            raise ValidationError(errors)

@@ -12,6 +12,7 @@ from django.db import models
 from django.utils import timezone
 
 from audit.audited import AuditedModel
+from core.plausibility import BIRTH_FLOOR, moment_errors
 from patients.querysets import PatientQuerySet, PatientRecordQuerySet
 
 if TYPE_CHECKING:
@@ -21,6 +22,18 @@ PATIENT_CODE_VALIDATOR = RegexValidator(
     r"^[A-Z0-9]{2,6}-[A-Z0-9]{1,10}$",
     "Use a pseudonymised code such as SAL-P01: capital letters and digits, one hyphen, no names.",
 )
+
+
+def born_before_errors(record, field: str, day) -> dict[str, str]:
+    """A record of the patient's file dated before the patient's birth (for a record
+    already attached to its patient; registration checks its first records itself)."""
+    patient = getattr(record, "patient", None) if record.patient_id else None
+    if patient is None or not patient.birth_date or day is None:
+        return {}
+    day = timezone.localdate(day) if isinstance(day, datetime.datetime) else day
+    if day < patient.birth_date:
+        return {field: f"This date is before the patient's birth ({patient.birth_date:%Y-%m-%d})."}
+    return {}
 
 
 class Patient(AuditedModel):
@@ -105,11 +118,30 @@ class Patient(AuditedModel):
 
     def clean(self):
         errors = {}
-        today = timezone.localdate()
-        if self.birth_date and self.birth_date > today:
-            errors["birth_date"] = "The date of birth cannot be in the future."
-        if self.consent_date and self.consent_date > today:
-            errors["consent_date"] = "The consent date cannot be in the future."
+        errors.update(
+            moment_errors(
+                "birth_date", self.birth_date, what="The date of birth", floor=BIRTH_FLOOR
+            )
+        )
+        errors.update(moment_errors("consent_date", self.consent_date, what="The consent date"))
+        if self.birth_date and "birth_date" not in errors and self.age_years is not None:
+            # The age is the one given at registration: it must be the birth date's.
+            registered = timezone.localdate(self.created_at) if self.created_at else None
+            born_age = self.age_on(registered or timezone.localdate())
+            if born_age != self.age_years:
+                errors["age_years"] = (
+                    f"Born on {self.birth_date:%Y-%m-%d}, the patient was {born_age} at "
+                    f"registration, not {self.age_years}: check the age or the date of birth."
+                )
+        if self.birth_date and self.pk and "birth_date" not in errors:
+            earliest = self.earliest_record_date()
+            if earliest is not None and earliest < self.birth_date:
+                errors["birth_date"] = (
+                    f"The patient's file has a record dated {earliest:%Y-%m-%d}, before this "
+                    "date of birth."
+                )
+        if self.birth_date and self.consent_date and self.consent_date < self.birth_date:
+            errors.setdefault("consent_date", "The consent date cannot precede the birth.")
         if self.consent_by_relatives and not self.consent_date:
             errors["consent_date"] = "Record the date the relatives gave consent."
         if self.birth_date is None and self.age_years is None:
@@ -127,6 +159,18 @@ class Patient(AuditedModel):
             f"Patient codes of {self.hospital.name} start with {prefix}- "
             f"(for example {prefix}-P01)."
         )
+
+    def earliest_record_date(self) -> datetime.date | None:
+        """The first date on the patient's file: weights, assessments, outcomes."""
+        from django.db.models import Min
+
+        dates = [
+            self.weights.aggregate(d=Min("measured_on"))["d"],
+            self.assessments.aggregate(d=Min("assessed_on"))["d"],
+            self.outcomes.aggregate(d=Min("occurred_on"))["d"],
+        ]
+        dates = [d for d in dates if d is not None]
+        return min(dates) if dates else None
 
     def age_on(self, day: datetime.date | None = None) -> int | None:
         """Age in whole years on `day` (today by default): from the date of birth when
@@ -208,5 +252,7 @@ class WeightMeasurement(AuditedModel):
         return True
 
     def clean(self):
-        if self.measured_on and self.measured_on > timezone.localdate():
-            raise ValidationError({"measured_on": "The measurement date cannot be in the future."})
+        errors = moment_errors("measured_on", self.measured_on, what="The measurement date")
+        errors = errors or born_before_errors(self, "measured_on", self.measured_on)
+        if errors:
+            raise ValidationError(errors)

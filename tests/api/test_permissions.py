@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 
 from tests.api.conftest import make_batch, make_dose, token_client
 from tests.api.test_schema import generated_schema
-from tests.factories import PatientFactory
+from tests.factories import PatientFactory, receive_at, released_batch_with_bags
 
 ROLES = ["anonymous", "outsider", "production", "qp", "pharmacy", "clinician", "auditor"]
 
@@ -19,6 +19,7 @@ MATRIX = {
     "/api/v1/batches/":               [401, 403, 200, 200, 200, 200, 200],
     "/api/v1/bags/":                  [401, 403, 200, 200, 200, 200, 200],
     "/api/v1/release-checks/":        [401, 403, 200, 200, 200, 403, 200],
+    "/api/v1/shipments/":             [401, 403, 200, 200, 200, 403, 200],
     "/api/v1/patients/":              [401, 403, 403, 403, 200, 200, 200],
     "/api/v1/doses/":                 [401, 403, 403, 403, 200, 200, 200],
     "/api/v1/infusions/":             [401, 403, 403, 403, 200, 200, 200],
@@ -28,6 +29,8 @@ MATRIX = {
     "/api/v1/trace/donors/{code}/":   [401, 403, 403, 403, 403, 403, 200],
     "/api/v1/trace/patients/{code}/": [401, 403, 403, 403, 403, 403, 200],
     "/api/v1/trace/bags/{code}/":     [401, 403, 403, 403, 403, 403, 200],
+    "/api/v1/reports/cohort/":        [401, 403, 403, 403, 200, 200, 200],
+    "/api/v1/reports/cohort/patients/": [401, 403, 403, 403, 200, 200, 200],
     "POST /api/v1/auth/login/ (no body)": [400] * 7,
     "POST /api/v1/auth/logout/":      [401, 204, 204, 204, 204, 204, 204],
 }  # fmt: skip
@@ -51,6 +54,8 @@ def world(production_user, qp_user, pharmacist, clinician, auditor, outsider):
     batch = make_batch(bags=2, checks=1, signer=qp_user)
     patient = PatientFactory(code="SAL-P01")
     dose = make_dose(patient, batch, actor=pharmacist)
+    _, shipped = released_batch_with_bags([60_000_000], hospital=None)
+    shipment = receive_at(shipped, patient.hospital)
     users = {
         "anonymous": None,
         "outsider": outsider,
@@ -71,6 +76,7 @@ def world(production_user, qp_user, pharmacist, clinician, auditor, outsider):
         "infusions": dose.infusion.pk,
         "adverse-events": dose.adverse_events.first().pk,
         "audit-events": 1,
+        "shipments": shipment.code,
     }
     return users, values
 

@@ -105,7 +105,7 @@ def test_bulk_create_writes_one_chained_event_per_row(production_user):
 
 @pytest.mark.django_db
 def test_queryset_delete_writes_one_event_per_record(production_user):
-    facilities = [FacilityFactory(), FacilityFactory()]
+    facilities = [FacilityFactory(fin="E0091"), FacilityFactory(fin="E0092")]
     pks = [f.pk for f in facilities]
     with audit_context(actor=production_user, reason="duplicates"):
         Facility.objects.filter(pk__in=pks).delete()

@@ -37,7 +37,7 @@ def six_events(db, system_context):
     for n in range(1, 7):
         write_event(
             action="update",
-            object_type="batches.bag",
+            object_type="tests.synthetic",
             object_id=str(n),
             object_repr=f"BAG-{n}",
             changes={"status": ["quarantine", "available"], "volume_ml": ["20.0", "19.5"]},
@@ -227,3 +227,51 @@ def test_a_malformed_checkpoint_file_is_refused(six_events, tmp_path):
     bad.write_text("{}")
     with pytest.raises(CommandError, match="not a CellTrack checkpoint export"):
         call_command("verify_audit", "--checkpoint-file", str(bad))
+
+
+# --- exported checkpoints in a directory ------------------------------------------------------
+
+
+def test_checkpoint_export_dir_writes_a_dated_file_per_run(six_events, checkpoint_key, tmp_path):
+    directory = tmp_path / "exports"
+    call_command("verify_audit", "--no-reconcile", "--checkpoint", "--export-dir", str(directory))
+    call_command("verify_audit", "--no-reconcile", "--checkpoint", "--export-dir", str(directory))
+
+    files = sorted(directory.glob("checkpoints-*.json"))
+    assert len(files) == 2
+    assert [len(load_checkpoint_file(f)) for f in files] == [1, 2]
+
+
+def test_a_rewritten_chain_with_its_checkpoint_rows_deleted_is_caught_by_the_exports(
+    six_events, checkpoint_key, tmp_path, capsys
+):
+    directory = tmp_path / "exports"
+    call_command("verify_audit", "--no-reconcile", "--checkpoint", "--export-dir", str(directory))
+
+    tampering.rewrite_chain_from(3)
+    tampering.execute("DELETE FROM audit_auditcheckpoint")
+    call_command("verify_audit", "--no-reconcile")  # the database alone is fooled
+
+    with pytest.raises(CommandError, match=CHECKPOINT_MISMATCH):
+        call_command("verify_audit", "--no-reconcile", "--checkpoint-dir", str(directory))
+
+
+def test_checkpoint_dir_warns_when_the_newest_export_is_too_old(
+    six_events, checkpoint_key, tmp_path, settings, capsys
+):
+    directory = tmp_path / "exports"
+    call_command("verify_audit", "--no-reconcile", "--checkpoint", "--export-dir", str(directory))
+    capsys.readouterr()
+
+    call_command("verify_audit", "--no-reconcile", "--checkpoint-dir", str(directory))
+    assert "WARNING" not in capsys.readouterr().err
+
+    settings.AUDIT_CHECKPOINT_MAX_AGE_HOURS = 0
+    call_command("verify_audit", "--no-reconcile", "--checkpoint-dir", str(directory))
+    err = capsys.readouterr().err
+    assert "WARNING" in err and "newest exported checkpoint" in err
+
+
+def test_checkpoint_dir_without_exports_is_refused_clearly(six_events, tmp_path):
+    with pytest.raises(CommandError, match="holds no exported checkpoints"):
+        call_command("verify_audit", "--checkpoint-dir", str(tmp_path))

@@ -207,7 +207,7 @@ def test_pharmacy_and_ward_give_dose_1_and_order_dose_2_in_the_window(
     # dose), with the ward's own nav and no pharmacy step offered as a link.
     expect(ward.get_by_role("heading", name=f"Patient {PATIENT}")).to_be_visible()
     nav = ward.locator("header nav")
-    expect(nav.get_by_role("link")).to_have_text(["Ward worklist", "Patients"])
+    expect(nav.get_by_role("link")).to_have_text(["Ward worklist", "Patients", "Cohort report"])
     expect(ward.get_by_text("Order dose 2")).to_be_visible()
     expect(ward.get_by_role("link", name="Order dose 2")).to_have_count(0)
     ward.get_by_role("link", name="Report an adverse event").click()

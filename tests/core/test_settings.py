@@ -35,8 +35,22 @@ def test_production_settings_pass_check_deploy():
         DEBUG="0",
         SECRET_KEY="x" * 20 + "-a-long-random-production-secret-0123456789",
         ALLOWED_HOSTS="celltrack.hospital.example",
+        AUDIT_CHECKPOINT_KEY="throwaway-test-checkpoint-key",
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_check_deploy_fails_without_an_audit_checkpoint_key():
+    result = _manage(
+        "check",
+        "--deploy",
+        DEBUG="0",
+        SECRET_KEY="x" * 20 + "-a-long-random-production-secret-0123456789",
+        ALLOWED_HOSTS="celltrack.hospital.example",
+        AUDIT_CHECKPOINT_KEY="",
+    )
+    assert result.returncode != 0
+    assert "audit.E003" in result.stdout + result.stderr
 
 
 def test_without_debug_a_missing_secret_key_stops_start_up():

@@ -9,7 +9,6 @@ from core.formatting import fmt_time
 from dosing import services
 from tests.dosing.flow import infused_thawed
 from tests.factories import PatientFactory
-from tests.factories.network import store_at_hospital
 
 pytestmark = pytest.mark.django_db
 
@@ -28,9 +27,15 @@ def test_dose_page_shows_vitals_before_and_after_and_the_custody_timeline_in_ord
     assert vitals["Heart rate (/min)"] == (88, 90)
     assert vitals["SpO₂ (%)"] == (94, 95)
     assert "Vital sign" in html and "37.1" in html and "37.2" in html
-    events = list(BagEvent.objects.filter(bag=bag).order_by("occurred_at", "pk"))
+    # After its receipt at the hospital (set-up: in transit → available), in order.
+    events = list(
+        BagEvent.objects.filter(bag=bag)
+        .exclude(from_status="in_transit")
+        .order_by("occurred_at", "pk")
+    )
     assert [e.to_status for e in events] == ["reserved", "thawed", "dispensed", "infused"]
-    assert [e.pk for e in page.context["events"]] == [e.pk for e in events]
+    received = [e.pk for e in page.context["events"] if e.from_status == "in_transit"]
+    assert [e.pk for e in page.context["events"] if e.pk not in received] == [e.pk for e in events]
     positions = [
         html.index(fmt_time(e.occurred_at), html.index("Chain of custody")) for e in events
     ]
@@ -67,8 +72,6 @@ def test_allocate_prepare_and_dispense_pages_show_the_pick_list_with_positions(
     client, protocol, patient, stock, pharmacist
 ):
     client.force_login(pharmacist)
-    for bag in stock[1]:
-        store_at_hospital(bag)
     dose = services.order_dose(patient, actor=pharmacist)
     page = client.get(f"/pharmacy/dose/{dose.pk}/allocate/")
     (pick,) = page.context["picks"]

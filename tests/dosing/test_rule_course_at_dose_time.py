@@ -32,11 +32,16 @@ def test_batch_expiring_before_the_planned_dose_is_not_proposed(protocol, patien
     assert plan.bags == ()
 
 
-def test_dose_planned_after_its_batch_expires_cannot_be_allocated(protocol, patient80, pharmacist):
+def test_dose_planned_after_its_batch_expires_cannot_be_allocated(
+    protocol, patient80, pharmacist, system_context
+):
     now = timezone.now()
     released_batch_with_bags(
         [75_000_000] * 3, expires_on=timezone.localdate(now) + datetime.timedelta(days=1)
     )
+    # Dose 1 three days ahead needs a protocol that accepts a 3-day-old assessment.
+    protocol.assessment_max_age_days = 3
+    protocol.save()
     dose = services.order_dose(
         patient80, actor=pharmacist, planned_for=now + datetime.timedelta(days=3), at=now
     )

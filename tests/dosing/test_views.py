@@ -406,3 +406,60 @@ def test_each_role_has_its_own_nav(client, protocol, patient, pharmacist, clinic
     links = nav(f"/pharmacy/patient/{patient.code}/")
     assert ">Worklist</a>" in links and ">Patients</a>" in links
     assert "Ward worklist" not in links and "Register" not in links
+
+
+def _record(patient, kind, on):
+    from patients import services as patient_services
+
+    patient_services.record_outcome(patient, kind=kind, occurred_on=on, actor=None)
+
+
+@pytest.mark.parametrize(
+    ("kind", "label"),
+    [
+        ("death", "Died on"),
+        ("extubation", "Extubated on"),
+        ("icu_discharge", "Discharged from the ICU on"),
+    ],
+)
+def test_patient_page_step_after_an_ending_outcome_is_follow_up_only(
+    client, protocol, patient, stock, pharmacist, clinician, kind, label
+):
+    infused_thawed(patient, pharmacist, clinician)
+    _record(patient, kind, timezone.localdate())
+    client.force_login(pharmacist)
+
+    html = client.get(f"/pharmacy/patient/{patient.code}/").content.decode()
+
+    assert f"{label} {timezone.localdate()}: follow-up only" in html
+    assert "Complete eligibility" not in html
+    assert "Order dose 2" not in html
+
+
+def test_open_dose_of_a_patient_who_died_is_to_be_cancelled(
+    client, protocol, patient, stock, pharmacist
+):
+    dose = allocated(patient, pharmacist)
+    _record(patient, "death", timezone.localdate())
+    client.force_login(pharmacist)
+
+    html = client.get(f"/pharmacy/patient/{patient.code}/").content.decode()
+
+    assert f"Dose {dose.number}: Cancel (died" in html
+    assert f"/pharmacy/dose/{dose.pk}/cancel/" in html
+
+
+def test_a_pharmacist_who_loses_an_allocation_race_is_told(
+    client, protocol, patient, stock, pharmacist
+):
+    from dosing import services
+
+    dose = services.order_dose(patient, actor=pharmacist)
+    services.allocate_dose(dose, actor=pharmacist)  # the other pharmacist, first
+    client.force_login(pharmacist)
+
+    page = client.post(f"/pharmacy/dose/{dose.pk}/allocate/", {"bags": "X"}, follow=True)
+
+    html = page.content.decode()
+    assert f"Dose {dose.code} is already allocated" in html
+    assert "your allocation was not recorded" in html

@@ -16,6 +16,11 @@ from batches.models import Bag, Batch
 from dosing.models import Protocol
 from tests.factories.base import AuditedFactory
 from tests.factories.batches import BagFactory, BatchFactory
+from tests.factories.shipments import receive_at
+from tests.factories.sites import HospitalFactory
+
+# `released_batch_with_bags(hospital=…)` left out: received at the default hospital.
+RECEIVED_AT_DEFAULT = object()
 
 __all__ = ["ProtocolFactory", "released_batch_with_bags", "sign_release"]
 
@@ -41,12 +46,16 @@ def released_batch_with_bags(
     status=Batch.Status.RELEASED,
     bag_status=Bag.Status.AVAILABLE,
     signed=True,
+    hospital=RECEIVED_AT_DEFAULT,
     **batch_kwargs,
 ):
     """A batch (released by default) and one bag per entry of `cells`, available.
 
     A released batch gets a QP release signature matching its record (`signed=False`
-    leaves it out), as allocation and preparation check it."""
+    leaves it out), as allocation and preparation check it. Available bags are received
+    in range at `hospital` (`HospitalFactory()`, HUS, by default; the patients'
+    default) through `receive_at`, since only received bags are allocated; `hospital=None`
+    leaves them in the facility's store."""
     batch = BatchFactory(status=status, expires_on=expires_on, **batch_kwargs)
     bags = [
         BagFactory(batch=batch, nominal_cells=n, volume_ml=volume_ml, status=bag_status)
@@ -54,6 +63,10 @@ def released_batch_with_bags(
     ]
     if status == Batch.Status.RELEASED and signed:
         sign_release(batch)
+    if hospital is RECEIVED_AT_DEFAULT:
+        hospital = HospitalFactory()
+    if hospital is not None and bags and bag_status == Bag.Status.AVAILABLE:
+        receive_at(bags, hospital)
     return batch, bags
 
 

@@ -1,13 +1,13 @@
 """Helpers for tests across sites: a hospital's storage, a bag stored there.
 
-`store_at_hospital(bag, hospital)` only moves the bag into the hospital's tank (the
-scoping tests need a bag a hospital sees); receiving it by a shipment, with its receipt,
-is the shipments' factory helper.
+`store_at_hospital(bag, hospital)` receives the bag at the hospital (default: HUS) as an
+in-range shipment would (`tests.factories.shipments.receive_at`, the one helper that puts
+a bag into a hospital's storage): the scoping tests need a bag a hospital sees, and the
+allocation rules a bag received there.
 """
 
-from audit.context import Origin, audit_context
-from batches.services import relocate_bag
 from tests.factories.batches import StorageLocationFactory
+from tests.factories.shipments import receive_at
 from tests.factories.sites import HospitalFactory
 
 __all__ = ["hospital_location", "store_at_hospital"]
@@ -19,8 +19,7 @@ def hospital_location(hospital=None, **fields):
 
 
 def store_at_hospital(bag, hospital=None):
-    """Move a stored bag to a position at the hospital; returns the bag, refreshed."""
-    with audit_context(actor=None, reason="test set-up", origin=Origin.TEST):
-        relocate_bag(bag, hospital_location(hospital), actor=None, reason="test set-up")
+    """Receive a bag at the hospital (in range, in its store); returns the bag, refreshed."""
+    receive_at([bag], hospital or HospitalFactory())
     bag.refresh_from_db()
     return bag

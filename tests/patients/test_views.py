@@ -191,6 +191,8 @@ def test_patient_pages_share_the_pharmacy_nav(client, pharmacist, patient):
         "Worklist",
         "Patients",
         "Register a patient",
+        "Shipments",
+        "Cohort report",
     ]
 
 

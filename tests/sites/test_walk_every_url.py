@@ -26,7 +26,6 @@ from tests.factories import (
     ReleaseCheckFactory,
     released_batch_with_bags,
 )
-from tests.factories.network import store_at_hospital
 from vigilance.fhir import identity as fhir_ids
 
 pytestmark = pytest.mark.django_db
@@ -52,9 +51,8 @@ def _hospital_site(hospital, facility, number):
         for role in ("pharmacy", "clinician", "auditor")
     }
     batch, (bag,) = released_batch_with_bags(
-        [75_000_000], facility=facility, din=f"{facility.fin}26{number:06d}"
+        [75_000_000], facility=facility, din=f"{facility.fin}26{number:06d}", hospital=hospital
     )
-    store_at_hospital(bag, hospital)
     patient = PatientFactory(code=f"{hospital.patient_code_prefix}-P0{number}", hospital=hospital)
     dose = infused_thawed(
         patient,
@@ -92,7 +90,10 @@ def _facility_site(facility, number):
         role: role_user(f"{role}-{low}", role, facility) for role in ("production", "qp")
     }
     batch, bags = released_batch_with_bags(
-        [75_000_000, 60_000_000], facility=facility, din=f"{facility.fin}26{number + 50:06d}"
+        [75_000_000, 60_000_000],
+        facility=facility,
+        din=f"{facility.fin}26{number + 50:06d}",
+        hospital=None,  # left in the facility's store
     )
     check = ReleaseCheckFactory(batch=batch)
     bag = bags[0]
@@ -376,9 +377,8 @@ def test_a_trace_leaves_out_the_links_its_reader_may_not_see_and_says_so(db):
         pharmacist = role_user(f"ph-{hospital.code}", "pharmacy", hospital)
         clinician = role_user(f"cl-{hospital.code}", "clinician", hospital)
         _batch, (bag,) = released_batch_with_bags(
-            [75_000_000], donor=donor, din=f"E000126{number + 80:06d}"
+            [75_000_000], donor=donor, din=f"E000126{number + 80:06d}", hospital=hospital
         )
-        store_at_hospital(bag, hospital)
         patient = PatientFactory(code=f"{hospital.patient_code_prefix}-P09", hospital=hospital)
         infused_thawed(patient, pharmacist, clinician)
         given[hospital.code] = (patient.code, bag.code)

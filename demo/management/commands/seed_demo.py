@@ -35,7 +35,8 @@ DEMO_USERS = [
     ("clinician", "clinician", False, "Carmen", "Clinician"),
     ("auditor", "auditor", False, "Alba", "Auditor"),
 ]
-# Dosing's demo gives the batches' bags to the cohort's patients, so it comes last.
+# Dosing's demo ships the batches' bags to the hospitals and gives them to the cohort's
+# patients, so it comes last, after the sites' people are members of them.
 DEMO_MODULES = [batches_demo, patients_demo, dosing_demo]
 DEMO_START_PAGES = {
     "production": "/admin/",
@@ -58,9 +59,14 @@ class Command(BaseCommand):
         with audit_origin(Origin.COMMAND), transaction.atomic():
             users = self._users()
             with audit_context(actor=users["production"], reason="demo data"):
-                for module in DEMO_MODULES:
+                for module in DEMO_MODULES[:-1]:
                     module.seed(users=users, stdout=self.stdout)
+                # The sites exist now: their people are members before dosing's demo
+                # ships each hospital its bags (production of the facility, pharmacy of
+                # the hospital, as the shipment services require).
                 logins = self._site_users(users)
+                site_users = {(group, site): user for user, group, site in logins.values()}
+                DEMO_MODULES[-1].seed(users={**users, "site": site_users}, stdout=self.stdout)
             self._authenticators(logins)
         self.stdout.write("")
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")

@@ -1,0 +1,380 @@
+"""The cohort report: the source paper's summary figures computed from the record.
+
+Two halves. `load_courses(patients)` reads the record of a set of patients in a fixed
+number of queries (whatever the cohort's size) into plain `Course` values; `figures()`
+and `patient_row()` compute from those values only, so the rules can be tested without a
+database. Nothing here is stored: every figure is recomputed from the records each time.
+
+The rules (clinical improvement, evaluability, which dose counts) are written out in
+docs/cohort-report.md; keep that file and this one in step.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Prefetch
+from django.utils.timezone import localtime
+
+from dosing.models import AdverseEvent, Dose
+from patients.models import Observation, Patient
+from reports.stats import summarise
+
+# The six WHO-UMC causality categories, strongest first, and those that count as
+# "related" (possible or stronger).
+CAUSALITIES = ("certain", "probable", "possible", "unlikely", "conditional", "unassessable")
+RELATED = frozenset({"certain", "probable", "possible"})
+
+# Day-5 laboratory values and the change expected of a patient who improves.
+LAB_EXPECTED = {
+    "crp": "decrease",
+    "ldh": "decrease",
+    "d_dimer": "decrease",
+    "ferritin": "decrease",
+    "il6": "decrease",
+    "lymphocytes": "increase",
+}
+LAB_DAY = 5
+WHO_SCALE = "who_scale"
+IMV, ECMO = "imv", "ecmo"
+EXTUBATION, ICU_DISCHARGE, DEATH = "extubation", "icu_discharge", "death"
+SECONDS_PER_DAY = 86_400
+
+
+@dataclass(frozen=True)
+class DoseFact:
+    number: int
+    given_at: datetime.datetime
+    cells_per_kg: Fraction | None
+    donor_id: int | None
+    batch_code: str
+    protocol: str  # code
+    protocol_version: int
+    method: str  # "thawed" | "refreshed" | ""
+
+
+@dataclass(frozen=True)
+class Course:
+    """What the report needs of one patient, read from the record."""
+
+    code: str
+    hospital: str
+    doses: tuple[DoseFact, ...]
+    admitted_on: datetime.date | None = None
+    follow_up_ended_on: datetime.date | None = None
+    # (kind, started_at, ended_at or None)
+    supports: tuple[tuple[str, datetime.datetime, datetime.datetime | None], ...] = ()
+    # (taken_on, Wong score)
+    xrays: tuple[tuple[datetime.date, int], ...] = ()
+    # (kind, observed_at, value)
+    observations: tuple[tuple[str, datetime.datetime, Decimal], ...] = ()
+    # kind -> first date it happened
+    outcomes: dict[str, datetime.date] = field(default_factory=dict)
+    adverse_causalities: tuple[str, ...] = ()
+
+    @property
+    def dose1(self) -> DoseFact:
+        return self.doses[0]
+
+    @property
+    def day0(self) -> datetime.date:
+        return self.dose1.given_at.date()
+
+
+def _days(delta: datetime.timedelta) -> Fraction:
+    return Fraction(int(delta.total_seconds()), SECONDS_PER_DAY)
+
+
+# --- the rules, one function each (docs/cohort-report.md) ---------------------------------
+
+
+def extubated(course: Course) -> bool:
+    return EXTUBATION in course.outcomes
+
+
+def died(course: Course) -> bool:
+    return DEATH in course.outcomes
+
+
+def who_improved(course: Course) -> bool:
+    """At least one point less on the WHO scale than on the day of dose 1 (the baseline:
+    the last value of that day recorded at or before the infusion, else that day's first)."""
+    scores = sorted((at, value) for kind, at, value in course.observations if kind == WHO_SCALE)
+    same_day = [(at, v) for at, v in scores if at.date() == course.day0]
+    if not same_day:
+        return False
+    before = [v for at, v in same_day if at <= course.dose1.given_at]
+    baseline = before[-1] if before else same_day[0][1]
+    later = [v for at, v in scores if at.date() > course.day0]
+    return bool(later) and min(later) <= baseline - 1
+
+
+def radiographic_improvement(course: Course) -> bool:
+    """A Wong score after the day of dose 1 lower than the last one on or before it."""
+    before = [score for taken_on, score in course.xrays if taken_on <= course.day0]
+    after = [score for taken_on, score in course.xrays if taken_on > course.day0]
+    return bool(before) and bool(after) and min(after) < before[-1]
+
+
+def improvement_criteria(course: Course) -> list[str]:
+    """Which of the paper's criteria of clinical improvement the patient met after dose 1:
+    extubation, ICU discharge, radiographic improvement, ≥ 1 point less on the WHO scale."""
+    met = []
+    for kind in (EXTUBATION, ICU_DISCHARGE):
+        if kind in course.outcomes and course.outcomes[kind] >= course.day0:
+            met.append(kind)
+    if radiographic_improvement(course):
+        met.append("radiographic")
+    if who_improved(course):
+        met.append("who_scale")
+    return met
+
+
+def improved(course: Course) -> bool:
+    return bool(improvement_criteria(course))
+
+
+def lab_excluded(course: Course) -> str:
+    """Why the patient is left out of the day-5 laboratory analysis ("" if not): died
+    within 24 h of dose 1, or on ECMO at any time before day 5."""
+    if died(course) and course.outcomes[DEATH] <= course.day0 + datetime.timedelta(days=1):
+        return "died within 24 h of dose 1"
+    day5 = course.day0 + datetime.timedelta(days=LAB_DAY)
+    for kind, started_at, ended_at in course.supports:
+        ongoing_at_dose1 = ended_at is None or ended_at > course.dose1.given_at
+        if kind == ECMO and started_at.date() < day5 and ongoing_at_dose1:
+            return "on ECMO before day 5"
+    return ""
+
+
+def lab_pair(course: Course, kind: str) -> tuple[Decimal, Decimal] | None:
+    """(before, day 5) of one lab value, or None when either is missing: before is the
+    last value at or before the infusion of dose 1 (not earlier than the day before);
+    day 5 is the last value on the fifth calendar day after dose 1."""
+    values = sorted((at, v) for k, at, v in course.observations if k == kind)
+    earliest = course.day0 - datetime.timedelta(days=1)
+    before = [v for at, v in values if earliest <= at.date() and at <= course.dose1.given_at]
+    target = course.day0 + datetime.timedelta(days=LAB_DAY)
+    day5 = [v for at, v in values if at.date() == target]
+    if not before or not day5:
+        return None
+    return before[-1], day5[-1]
+
+
+def lab_as_expected(course: Course, kind: str) -> bool | None:
+    """None when not evaluable; else whether the day-5 value moved the expected way."""
+    if lab_excluded(course):
+        return None
+    pair = lab_pair(course, kind)
+    if pair is None:
+        return None
+    before, after = pair
+    return after < before if LAB_EXPECTED[kind] == "decrease" else after > before
+
+
+def days_ventilation_to_dose1(course: Course) -> Fraction | None:
+    starts = [s for kind, s, _ in course.supports if kind == IMV and s <= course.dose1.given_at]
+    return _days(course.dose1.given_at - min(starts)) if starts else None
+
+
+def days_dose1_to_dose2(course: Course) -> Fraction | None:
+    if len(course.doses) < 2:
+        return None
+    return _days(course.doses[1].given_at - course.doses[0].given_at)
+
+
+def follow_up_days(course: Course) -> int | None:
+    if course.follow_up_ended_on is None:
+        return None
+    return (course.follow_up_ended_on - course.day0).days
+
+
+def preparation(course: Course) -> str:
+    """The patient's preparation is that of dose 1 (each patient had one method)."""
+    return course.dose1.method
+
+
+# --- the figures ---------------------------------------------------------------------------
+
+
+def _summary(values: Iterable, places: int = 2) -> dict:
+    return summarise([v for v in values if v is not None]).as_dict(places)
+
+
+def figures(courses: list[Course]) -> dict:
+    """Every figure of the report (see the OpenAPI schema of /api/v1/reports/cohort/)."""
+    courses = [c for c in courses if c.doses]
+    dose_counts = Counter(str(min(len(c.doses), 3)) for c in courses)
+    methods = Counter(preparation(c) for c in courses)
+    causality = Counter(cause for c in courses for cause in c.adverse_causalities)
+    improved_courses = [c for c in courses if improved(c)]
+    lab = {}
+    for kind, expected in LAB_EXPECTED.items():
+        results = [lab_as_expected(c, kind) for c in improved_courses]
+        lab[kind] = {
+            "expected": expected,
+            "as_expected": sum(1 for r in results if r),
+            "evaluable": sum(1 for r in results if r is not None),
+        }
+    return {
+        "patients_treated": len(courses),
+        "donors": len({d.donor_id for c in courses for d in c.doses if d.donor_id}),
+        "doses": sum(len(c.doses) for c in courses),
+        "doses_per_patient": {key: dose_counts.get(key, 0) for key in ("1", "2", "3")},
+        "preparation": {key: methods.get(key, 0) for key in ("thawed", "refreshed")},
+        "cells_per_kg_per_dose": _summary(d.cells_per_kg for c in courses for d in c.doses),
+        "days_dose1_to_dose2": _summary(days_dose1_to_dose2(c) for c in courses),
+        "days_ventilation_to_dose1": {
+            "all": _summary(days_ventilation_to_dose1(c) for c in courses),
+            "extubated": _summary(days_ventilation_to_dose1(c) for c in courses if extubated(c)),
+            "not_extubated": _summary(
+                days_ventilation_to_dose1(c) for c in courses if not extubated(c)
+            ),
+        },
+        "follow_up_days": _summary(follow_up_days(c) for c in courses),
+        "outcomes": {
+            "improved": len(improved_courses),
+            "extubated": sum(1 for c in courses if extubated(c)),
+            "icu_discharged": sum(1 for c in courses if ICU_DISCHARGE in c.outcomes),
+            "died": sum(1 for c in courses if died(c)),
+            "still_ventilated": sum(1 for c in courses if not extubated(c) and not died(c)),
+            "ecmo": sum(1 for c in courses if any(k == ECMO for k, _, _ in c.supports)),
+        },
+        "adverse_events_by_causality": {key: causality.get(key, 0) for key in CAUSALITIES},
+        "related_adverse_events": sum(causality[key] for key in RELATED),
+        "lab_day5": lab,
+    }
+
+
+def _decimal(value: Fraction | None, places: int = 2) -> float | None:
+    return None if value is None else round(float(value), places)
+
+
+def patient_row(course: Course) -> dict:
+    """One patient's line of the report: the values every figure is computed from."""
+    criteria = improvement_criteria(course)
+    return {
+        "patient": course.code,
+        "hospital": course.hospital,
+        "protocol": course.dose1.protocol,
+        "protocol_versions": sorted({d.protocol_version for d in course.doses}),
+        "doses": len(course.doses),
+        "batches": sorted({d.batch_code for d in course.doses}),
+        "preparation": preparation(course),
+        "dose1_at": course.dose1.given_at.isoformat(),
+        "cells_per_kg": [_decimal(d.cells_per_kg, 0) for d in course.doses],
+        "days_dose1_to_dose2": _decimal(days_dose1_to_dose2(course)),
+        "days_ventilation_to_dose1": _decimal(days_ventilation_to_dose1(course)),
+        "follow_up_days": follow_up_days(course),
+        "extubated": extubated(course),
+        "icu_discharged": ICU_DISCHARGE in course.outcomes,
+        "died": died(course),
+        "ecmo": any(k == ECMO for k, _, _ in course.supports),
+        "improved": bool(criteria),
+        "improvement_criteria": criteria,
+        "lab_excluded": lab_excluded(course),
+        "lab_day5": {kind: lab_as_expected(course, kind) for kind in LAB_EXPECTED},
+        "related_adverse_events": sum(1 for c in course.adverse_causalities if c in RELATED),
+    }
+
+
+# --- reading the record --------------------------------------------------------------------
+
+
+def cohort_patients(user, *, hospital: str = "", protocol: str = "", since=None, until=None):
+    """The patients `user` may see who were given at least one dose, filtered by hospital
+    code, protocol code (of dose 1) and the date of dose 1 (`since`/`until`, inclusive)."""
+    infused = Dose.objects.filter(status=Dose.Status.INFUSED, number=1)
+    if protocol:
+        infused = infused.filter(protocol__code=protocol)
+    if since:
+        infused = infused.filter(infusion__started_at__date__gte=since)
+    if until:
+        infused = infused.filter(infusion__started_at__date__lte=until)
+    patients = Patient.objects.for_user(user).filter(pk__in=infused.values("patient_id"))
+    if hospital:
+        patients = patients.filter(hospital__code=hospital)
+    return patients
+
+
+def load_courses(patients) -> list[Course]:
+    """The `Course` of each patient of the queryset, in a fixed number of queries."""
+    doses = (
+        Dose.objects.filter(status=Dose.Status.INFUSED, infusion__isnull=False)
+        .select_related("infusion", "preparation", "batch", "protocol")
+        .order_by("number", "pk")
+    )
+    kinds = [WHO_SCALE, *LAB_EXPECTED]
+    queryset = (
+        patients.select_related("hospital", "stay")
+        .prefetch_related(
+            Prefetch("doses", queryset=doses, to_attr="report_doses"),
+            Prefetch(
+                "observations",
+                queryset=Observation.objects.filter(kind__in=kinds).order_by("observed_at"),
+                to_attr="report_observations",
+            ),
+            Prefetch(
+                "adverse_events",
+                queryset=AdverseEvent.objects.order_by("onset_at", "pk"),
+                to_attr="report_adverse_events",
+            ),
+            "support_periods",
+            "xrays",
+            "outcomes",
+        )
+        .order_by("code")
+    )
+    return [_course(patient) for patient in queryset]
+
+
+def _course(patient) -> Course:
+    facts = []
+    for dose in patient.report_doses:
+        prep = getattr(dose, "preparation", None)
+        cells = None
+        if dose.delivered_cells is not None and dose.weight_kg:
+            cells = Fraction(dose.delivered_cells) / Fraction(dose.weight_kg)
+        facts.append(
+            DoseFact(
+                number=dose.number,
+                given_at=localtime(dose.infusion.started_at),
+                cells_per_kg=cells,
+                donor_id=dose.batch.donor_id if dose.batch_id else None,
+                batch_code=dose.batch.code if dose.batch_id else "",
+                protocol=dose.protocol.code,
+                protocol_version=dose.protocol.version,
+                method=prep.method if prep else "",
+            )
+        )
+    facts.sort(key=lambda d: d.given_at)
+    try:
+        stay = patient.stay
+    except ObjectDoesNotExist:
+        stay = None
+    outcomes: dict[str, datetime.date] = {}
+    for outcome in sorted(patient.outcomes.all(), key=lambda o: o.occurred_on):
+        outcomes.setdefault(outcome.kind, outcome.occurred_on)
+    return Course(
+        code=patient.code,
+        hospital=patient.hospital.code,
+        doses=tuple(facts),
+        admitted_on=stay.admitted_on if stay else None,
+        follow_up_ended_on=stay.follow_up_ended_on if stay else None,
+        supports=tuple(
+            (p.kind, localtime(p.started_at), p.ended_at and localtime(p.ended_at))
+            for p in patient.support_periods.all()
+        ),
+        xrays=tuple(sorted((x.taken_on, x.wong_score) for x in patient.xrays.all())),
+        observations=tuple(
+            (o.kind, localtime(o.observed_at), o.value) for o in patient.report_observations
+        ),
+        outcomes=outcomes,
+        adverse_causalities=tuple(e.causality for e in patient.report_adverse_events),
+    )

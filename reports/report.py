@@ -1,0 +1,84 @@
+"""The cohort report for a reader and a filter: what the API and the page both show."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django import forms
+
+from reports import cohort
+from reports.models import PublishedFigure
+
+# The report's own entry points need every record they summarise.
+REQUIRED_PERMISSIONS = (
+    "patients.view_patient",
+    "patients.view_hospitalstay",
+    "dosing.view_dose",
+    "dosing.view_adverseevent",
+)
+
+
+class CohortFilter(forms.Form):
+    """Filters: hospital code, protocol code (of dose 1), period of dose 1 (inclusive)."""
+
+    hospital = forms.CharField(required=False, max_length=20, help_text="Hospital code.")
+    protocol = forms.CharField(required=False, max_length=40, help_text="Protocol code.")
+    since = forms.DateField(required=False, help_text="Dose 1 on or after (YYYY-MM-DD).")
+    until = forms.DateField(required=False, help_text="Dose 1 on or before (YYYY-MM-DD).")
+
+    def clean(self):
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until and until < since:
+            self.add_error("until", "The end of the period cannot precede its start.")
+        return data
+
+
+@dataclass
+class CohortReport:
+    courses: list[cohort.Course]
+    figures: dict
+    published: dict  # figure path -> {"value", "as_published", "source"}; {} if none
+
+    def rows(self) -> list[dict]:
+        return [cohort.patient_row(course) for course in self.courses]
+
+
+def build(user, filters: dict) -> CohortReport:
+    patients = cohort.cohort_patients(
+        user,
+        hospital=filters.get("hospital") or "",
+        protocol=filters.get("protocol") or "",
+        since=filters.get("since"),
+        until=filters.get("until"),
+    )
+    courses = cohort.load_courses(patients)
+    return CohortReport(courses, cohort.figures(courses), published_for(courses))
+
+
+def published_for(courses: list[cohort.Course]) -> dict:
+    """The published figures of the cohort's protocol, when every patient's dose 1 used
+    one protocol that a publication reports on (one query)."""
+    codes = {course.dose1.protocol for course in courses if course.doses}
+    if len(codes) != 1:
+        return {}
+    return {
+        row.figure: {
+            "value": float(row.value),
+            "as_published": row.as_published,
+            "source": row.source,
+        }
+        for row in PublishedFigure.objects.filter(protocol_code=codes.pop())
+    }
+
+
+def flat(figures: dict, prefix: str = "") -> list[tuple[str, object]]:
+    """The figures as (dotted path, value) pairs, in the report's order."""
+    pairs = []
+    for key, value in figures.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            pairs.extend(flat(value, f"{path}."))
+        else:
+            pairs.append((path, value))
+    return pairs
