@@ -25,6 +25,7 @@ from django.template.response import TemplateResponse
 from audit.history import history_for
 from audit.models import AuditCheckpoint, AuditEvent, Signature
 from core.exceptions import DomainError
+from core.widgets import ADMIN_FORMFIELD_OVERRIDES
 
 # The reason on the trail of a record deleted from the admin (its page asks for none).
 DELETED_IN_THE_ADMIN = "deleted in the admin"
@@ -119,7 +120,14 @@ class RecordServices:
         return getattr(self.module, getattr(self, which))
 
 
-class ScopedReads:
+class IsoDateFields:
+    """Dates and times typed ISO style, 24-hour, in the site's zone (`core.widgets`): no
+    admin calendar, clock or "You are N hours behind server time" note."""
+
+    formfield_overrides = ADMIN_FORMFIELD_OVERRIDES
+
+
+class ScopedReads(IsoDateFields):
     """Admin reads through `for_user` (`core.querysets`): a changelist lists what the
     user may see, a change page of anything else answers 404 (Django's admin would
     redirect with "does not exist", telling that the id is taken), and every foreign-key

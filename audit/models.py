@@ -145,6 +145,8 @@ class Signature(models.Model):
         REJECTED = "rejected", "Rejected"
         APPROVED = "approved", "Approved"
         DISPENSED = "dispensed", "Dispensed"
+        RECALLED = "recalled", "Recalled"
+        SUBMITTED = "submitted", "Submitted"
 
     signer = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="signatures"

@@ -15,6 +15,7 @@ from django.db import transaction
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from audit.admin import IsoDateFields
 from audit.authenticators import record_device_change, reset_authenticator
 from audit.writer import write_event
 
@@ -116,3 +117,23 @@ def register() -> None:
         if admin.site.is_registered(model):
             admin.site.unregister(model)
         admin.site.register(model, model_admin)
+    iso_dates_everywhere()
+
+
+def iso_dates_everywhere() -> None:
+    """Every admin page types dates and times one way (`audit.admin.IsoDateFields`), the
+    libraries' too (users, lockouts, authenticators, tokens): each registered admin
+    without it is registered again as itself with it, inlines included."""
+    for model, model_admin in list(admin.site._registry.items()):
+        if isinstance(model_admin, IsoDateFields):
+            continue
+        cls = type(model_admin)
+        inlines = [_with_iso_dates(inline) for inline in cls.inlines]
+        admin.site.unregister(model)
+        admin.site.register(model, _with_iso_dates(cls, inlines=inlines))
+
+
+def _with_iso_dates(cls, **attrs):
+    if issubclass(cls, IsoDateFields):
+        return cls
+    return type(cls.__name__, (IsoDateFields, cls), {"__module__": cls.__module__, **attrs})

@@ -2,12 +2,14 @@
 
 Three GMP facilities (Salamanca, Navarra, Marañón) producing AT-MSC under IMPD PEI-15-103;
 five eligible donors, each with dated serology and a liposuction of about 100 ml (≈ 50 g of
-fat); release specification v1 with every check the paper and GMP practice name; four
-released batches of 12 bags (48 bags of 50–75 ×10⁶ cells, ~20 ml: enough for the
-13-patient, 25-dose cohort with spare stock), one batch rejected for a failed CD105 (its
-failing check is on the batch page), and one new batch in quarantine that a user can
-release as the QP. Every record is made through the services (`batches.services`,
-`sites.services`), so the audit trail and the signatures are real.
+fat); release specification v1 with every check the paper and GMP practice name; five
+released batches of 12 bags, one per donor (60 bags of 50–75 ×10⁶ cells, ~20 ml: the
+13-patient, 25-dose cohort's cells came from the 5 donors, with spare stock), one batch
+from a donor's second liposuction rejected for a failed CD105 (its failing check is on the
+batch page), and one new batch in quarantine that a user can release as the QP. Each
+2020 step is placed in time (`at=`): bags frozen, then the QP's release or rejection three
+weeks later, before any shipment of the series. Every record is made through the services
+(`batches.services`, `sites.services`), so the audit trail and the signatures are real.
 
 Facility identification numbers are invented. The 2019–2020 batches carry a 10-year shelf
 life, a demo assumption so that their bags can still be allocated today.
@@ -163,8 +165,13 @@ def seed(*, users, stdout) -> None:
         ("ESNAV", 102, "ATD-002", "15.8", 1, "89.7", 12, "release", None),
         ("ESMAR", 103, "ATD-003", "13.1", 1, "94.1", 12, "release", None),
         ("ESSAL", 104, "ATD-004", "16.5", 1, "90.3", 12, "release", None),
-        ("ESNAV", 105, "ATD-005", "17.9", 1, "86.2", 6, "reject", {"CD105": "91.4"}),
+        ("ESNAV", 105, "ATD-005", "17.9", 1, "86.2", 12, "release", None),
+        ("ESNAV", 107, "ATD-002", "16.4", 1, "88.9", 6, "reject", {"CD105": "91.4"}),
     ]
+    # The rejected batch comes from donor ATD-002's second liposuction.
+    procurements["ATD-002/2"] = _procure(
+        donors["ATD-002"], "ESNAV", datetime.date(2020, 2, 11), production
+    )
     for box, (
         fin,
         seq,
@@ -176,13 +183,14 @@ def seed(*, users, stdout) -> None:
         fate,
         overrides,
     ) in enumerate(plan, start=1):
-        procured_on = procurements[code].procured_on
+        procurement = procurements[f"{code}/2" if fate == "reject" else code]
+        procured_on = procurement.procured_on
         batch = _batch(
             production,
             facilities[fin],
             make_din(fin, procured_on.year, seq),
             donors[code],
-            procurements[code],
+            procurement,
             spec,
             doublings=doublings,
             passages=passages,
@@ -219,6 +227,7 @@ def seed(*, users, stdout) -> None:
                 actor=qp,
                 password=DEMO_QP_PASSWORD,
                 reason="CD105 91.4 %: below the ISCT limit of ≥ 95 %.",
+                at=_noon(procured_on + datetime.timedelta(days=24 + 21)),
             )
 
     # A new batch from donor ATD-005's second procurement, in quarantine, ready for the QP.
@@ -252,7 +261,7 @@ def seed(*, users, stdout) -> None:
     )
     services.submit_for_release(batch, actor=production)
     stdout.write(
-        "batches: 3 facilities, 5 donors, 4 released batches (48 bags available), "
+        "batches: 3 facilities, 5 donors, 5 released batches (60 bags available), "
         f"1 rejected batch, batch {batch.code} in quarantine for QP release."
     )
 
@@ -301,8 +310,7 @@ def _batch(actor, facility, din, donor, procurement, spec, **data):
         passages=data["passages"],
         cryopreserved_on=cryopreserved_on,
         expires_on=cryopreserved_on.replace(year=cryopreserved_on.year + data["shelf_life_years"]),
-        viability_pct=Decimal(data["viability"]),
-    )
+    )  # viability comes with its release check (`_checks`)
 
 
 def _checks(batch, items, results, actor):

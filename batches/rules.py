@@ -292,12 +292,38 @@ def identity_refusal(batch, fields) -> str | None:
     return None
 
 
+def recall_code(batch) -> str:
+    """The recall's reference, named in every refusal and on the lookback: a batch is
+    recalled at most once (`recalled` is final), so its code names the recall."""
+    return f"RC-{batch.code}"
+
+
+def recall_problem(batch) -> str:
+    """Why a recalled batch may not be used: the recall named by its code, with who
+    signed it, when and why (the QP's `recalled` signature on the batch)."""
+    signature = batch.signatures().filter(meaning=Signature.Meaning.RECALLED).order_by("pk").last()
+    signed = ""
+    if signature is not None:
+        signed = f", signed by {signature.printed_name} on {fmt_time(signature.signed_at)}"
+        if signature.comment:
+            signed += f": {signature.comment}"
+    return (
+        f"batch {batch.code} is recalled (recall {recall_code(batch)}{signed}); nothing "
+        "from it may reach a patient. Stop, return its bags to the pharmacy and see the "
+        "recall's lookback."
+    )
+
+
 def batch_problem(batch, on_date: datetime.date) -> str | None:
     """Why nothing of `batch` may go on towards a patient on `on_date`, or None.
 
-    Not released; expired (or no expiry date) on that day; no QP decision signature, or a
+    The one usability rule of every step (allocate, thaw, refresh, dispense, bedside scan,
+    infusion). Recalled (the refusal names the recall, see `recall_problem`); not
+    released; expired (or no expiry date) on that day; no QP decision signature, or a
     signature that no longer matches the batch record (corrected after release).
     """
+    if batch.status == batch.Status.RECALLED:
+        return recall_problem(batch)
     if batch.status != batch.Status.RELEASED:
         return (
             f"batch {batch.code} is {batch.get_status_display().lower()}, not released; "

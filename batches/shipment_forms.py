@@ -9,6 +9,7 @@ from django import forms
 from audit.admin import ReasonForm
 from batches.forms import SignForm
 from batches.models import Bag, Shipment, ShipmentRequest
+from core.widgets import IsoDateTimeInput
 from sites.models import Hospital
 
 
@@ -78,8 +79,7 @@ class ReceiveShipmentForm(forms.Form):
     )
     received_at = forms.DateTimeField(
         label="Received at",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-        input_formats=["%Y-%m-%dT%H:%M"],
+        widget=IsoDateTimeInput(),
     )
     tank = forms.CharField(max_length=20, initial="PH-1")
     rack = forms.CharField(max_length=20, initial="1")

@@ -27,6 +27,7 @@ from dosing.api import (
 )
 from patients.api import PatientViewSet
 from reports.api import CohortPatientsView, CohortReportView
+from vigilance.api import ReactionReportViewSet, RecallViewSet
 
 router = SimpleRouter()
 router.register("donors", DonorViewSet, basename="donor")
@@ -39,6 +40,8 @@ router.register("doses", DoseViewSet, basename="dose")
 router.register("infusions", InfusionViewSet, basename="infusion")
 router.register("adverse-events", AdverseEventViewSet, basename="adverse-event")
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
+router.register("recalls", RecallViewSet, basename="recall")
+router.register("reaction-reports", ReactionReportViewSet, basename="reaction-report")
 
 v1 = [
     path("auth/login/", LoginView.as_view(), name="login"),

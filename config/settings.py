@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "patients",
     "dosing",
     "reports",
+    "vigilance",
     "demo",
 ]
 
@@ -80,6 +81,8 @@ MIDDLEWARE = [
     "core.middleware.ControlCharacterMiddleware",
     "core.middleware.SessionLifetimeMiddleware",
     "core.middleware.SecondFactorMiddleware",
+    # After the user is known: times read and typed in the user's site's zone.
+    "sites.middleware.SiteTimeZoneMiddleware",
     "audit.middleware.AuditOriginMiddleware",
     # Last: turns a request axes marked as locked out into the lockout answer, which then
     # passes through every header middleware above.
@@ -337,3 +340,22 @@ SPECTACULAR_SETTINGS = {
 }
 
 LOGGING = logging_config(env_str("LOG_LEVEL", "WARNING"))
+
+# Mail: recall notices go to each concerned site's notification address. The console
+# backend (the mail printed to the log) under DEBUG, SMTP otherwise.
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "celltrack@localhost")
+
+# Vigilance (issue 16). A recall notice goes to each hospital's own notification address
+# (`sites.Hospital.notification_email`, set in the admin).
+# A serious, at least possibly related event needs its part A within this many hours.
+REACTION_REPORT_HOURS = env_int("REACTION_REPORT_HOURS", 24)
+# The worklist warns of stock that expires within this many days.
+EXPIRY_WARNING_DAYS = env_int("EXPIRY_WARNING_DAYS", 30)

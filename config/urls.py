@@ -26,6 +26,7 @@ urlpatterns = [
     # FHIR first: the API's catch-all below answers every other path under /api/.
     path("api/fhir/", include("vigilance.fhir.urls")),
     path("reports/", include("reports.urls")),
+    path("vigilance/", include("vigilance.urls")),
     path("api/", include("config.api")),
 ]
 

@@ -4,12 +4,12 @@ edit through `dosing.services.protocols` (the shared base `audit.admin.AuditedAd
 
 from django.contrib import admin, messages
 
-from audit.admin import AuditedAdmin, AuditHistoryMixin, RecordServices
+from audit.admin import AuditedAdmin, AuditHistoryMixin, IsoDateFields, RecordServices
 from dosing.models import AdverseEvent, Dose, DoseBag, Infusion, Preparation, Protocol
 from dosing.services import protocols
 
 
-class ReadOnlyAdmin(AuditHistoryMixin, admin.ModelAdmin):
+class ReadOnlyAdmin(IsoDateFields, AuditHistoryMixin, admin.ModelAdmin):
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -55,7 +55,7 @@ class ProtocolAdmin(AuditedAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
 
-class DoseBagInline(admin.TabularInline):
+class DoseBagInline(IsoDateFields, admin.TabularInline):
     model = DoseBag
     fields = ["bag", "cells", "volume_ml", "live", "reserved_at", "released_at"]
     readonly_fields = fields

@@ -10,8 +10,8 @@ extubation, ICU discharge or death (an interval is shortened by whole days, neve
 48 h, where needed); all infused with vitals; a few adverse events, among them the fatal
 GI bleed about 24 h after the first dose, judged unlikely to be related.
 
-Invented (the paper's tables are not in its text): which patient was thawed or refreshed
-(the paper names the centres; the patients demo spreads patients differently), the hours,
+Invented (the paper's tables are not in its text): which donor's batch each patient had,
+the intervals and refreshed counts (chosen so that the figures match the paper's), the hours,
 the vitals and the post-harvest counts. Idempotent: a patient with doses is left alone.
 """
 
@@ -30,10 +30,33 @@ from dosing.exceptions import DosingError
 from dosing.models import AdverseEvent, Dose, Protocol
 from patients.models import Patient
 
-THAWED = {"SAL-P01", "SAL-P02", "SAL-P03", "SAL-P04", "SAL-P05", "CUN-P01"}
+# Thawed at Salamanca and Navarra, refreshed at Fundación Jiménez Díaz and Marañón.
+THAWED_AT = {"HUS", "CUN"}
 DOSES = {"SAL-P03": 1, "FJD-P02": 1, "CUN-P01": 3}  # everyone else: 2
-# Hours from one infusion to the next dose (paper: median 3 days, IQR 1 day).
-INTERVALS_H = [72, 72, 96, 48, 72, 72, 96, 72, 50, 72, 94, 72]
+# Days from one infusion to the next (paper, dose 1 → dose 2: median 3, IQR 1 in SPSS
+# quartiles over the 11 patients with a second dose: 2, 2, 2, 3, 3, 3, 3, 3, 3, 4, 4).
+INTERVAL_DAYS = {"SAL-P02": (2,), "HGM-P01": (2,), "FJD-P03": (2,), "FJD-P01": (4,)}
+INTERVAL_DAYS |= {"CUN-P02": (4,), "CUN-P01": (3, 2)}  # everyone else: 3
+# The donor whose batch gives each patient's whole course (the 5 donors of the series).
+DONOR_OF = {
+    **dict.fromkeys(["SAL-P01", "SAL-P02", "SAL-P03"], "ATD-001"),
+    **dict.fromkeys(["SAL-P04", "CUN-P01", "CUN-P02"], "ATD-004"),
+    **dict.fromkeys(["FJD-P01", "FJD-P02", "FJD-P03"], "ATD-002"),
+    **dict.fromkeys(["HGM-P01", "HGM-P02"], "ATD-003"),
+    **dict.fromkeys(["HGM-P03", "HGM-P04"], "ATD-005"),
+}
+# Post-harvest viable cells per kg (×10⁶) of each refreshed dose. A thawed dose gives its
+# bags' cells (whole bags over the weight: 0.73 to 1.25). With them, the 25 doses' SPSS
+# median is 0.98 and IQR 0.50 (Q1 0.74, Q3 1.24), as in the paper.
+REFRESHED_PER_KG = {
+    "FJD-P01": ("0.71", "1.00"),
+    "FJD-P02": ("0.98",),
+    "FJD-P03": ("1.05", "1.10"),
+    "HGM-P01": ("0.72", "1.15"),
+    "HGM-P02": ("1.20", "1.23"),
+    "HGM-P03": ("1.26", "1.27"),
+    "HGM-P04": ("1.28", "1.29"),
+}
 PREMEDICATION = "Methylprednisolone 40 mg IV + dexchlorpheniramine 5 mg IV"
 
 ADVERSE_EVENTS = {
@@ -146,6 +169,8 @@ def _ship_course(patient, n_doses, protocol, users, before, extra=0) -> None:
     fixed = Dose.objects.filter(patient=patient, batch__isnull=False).first()
     if fixed is not None:
         stored = stored.filter(batch=fixed.batch)
+    elif patient.code in DONOR_OF:
+        stored = stored.filter(batch__donor__code=DONOR_OF[patient.code])
     by_batch: dict = {}
     for bag in stored:
         by_batch.setdefault(bag.batch, []).append(bag)
@@ -190,7 +215,7 @@ def _give(patient, number, first_dose_at, protocol, users, i, not_before=None):
     so a refresh culture for dose 2 starts only after dose 1 was given."""
     pharmacy, clinician = users["pharmacy"], users["clinician"]
     start = first_dose_at
-    thawed = patient.code in THAWED
+    thawed = patient.hospital.code in THAWED_AT
     ordered_at = start - (datetime.timedelta(minutes=30) if thawed else datetime.timedelta(days=3))
     if not_before is not None:
         ordered_at = max(ordered_at, not_before)
@@ -211,9 +236,8 @@ def _give(patient, number, first_dose_at, protocol, users, i, not_before=None):
         services.dispense_dose(dose, actor=pharmacy, at=thaw + datetime.timedelta(minutes=3))
     else:
         low, high = cells_range(dose.weight_kg, DoseRange.from_protocol(protocol))
-        # Cells expand a little in the < 72 h of culture: the post-harvest count lands
-        # near the series' median of 0.98 ×10⁶/kg.
-        per_kg = Decimal("0.98") + Decimal((i + number) % 5 - 2) * Decimal("0.03")
+        # Cells expand a little in the < 72 h of culture (REFRESHED_PER_KG).
+        per_kg = Decimal(REFRESHED_PER_KG[patient.code][number - 1])
         viable = int(dose.weight_kg * per_kg * 1_000_000)
         viable = min(max(viable, low), high)
         harvested = start - datetime.timedelta(hours=2)
@@ -275,7 +299,9 @@ def seed(*, users, stdout) -> None:
                 break
             first = first or dose
             not_before = at + datetime.timedelta(minutes=45)
-            hours = INTERVALS_H[(i + number) % len(INTERVALS_H)]
+            if number == n_doses:
+                break
+            hours = 24 * INTERVAL_DAYS.get(code, (3, 3))[number - 1]
             at = _next_dose_at(at, hours, protocol, ends_on)
             if at is None:
                 break

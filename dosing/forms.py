@@ -3,16 +3,12 @@
 from django import forms
 
 from core.forms import MillionCellsField
+from core.widgets import IsoDateTimeInput
 from dosing.models import AdverseEvent, Infusion
 
-DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
-
-
-class DateTimeLocalInput(forms.DateTimeInput):
-    input_type = "datetime-local"
-
-    def __init__(self, **kwargs):
-        super().__init__(format=DATETIME_FORMAT, **kwargs)
+# A text input `YYYY-MM-DD HH:MM` with the zone beside it (`core.widgets`): the browser's
+# datetime-local picker would show its own locale's 12-hour clock.
+DateTimeLocalInput = IsoDateTimeInput
 
 
 def _when(label, help_text=""):
@@ -49,8 +45,31 @@ class AllocateForm(OverrideFields):
         help_text="Only when the bags reserved differ from the calculator's proposal: why.",
     )
 
+    def __init__(self, *args, recalled_batch=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if recalled_batch is not None:
+            # The patient's batch was recalled: the course continues from another batch
+            # only on a named physician's order (`dosing.rules.batch_override_failures`).
+            self.fields["batch_override_physician"] = forms.CharField(
+                label="Another batch: physician",
+                max_length=200,
+                help_text=f"Batch {recalled_batch.code} was recalled: who orders this dose "
+                "from another batch.",
+            )
+            self.fields["batch_override_reason"] = forms.CharField(
+                label="Another batch: reason",
+                widget=forms.Textarea(attrs={"rows": 2}),
+                help_text="The written clinical reason to continue the course.",
+            )
+
     def bag_codes(self) -> list[str]:
         return [c for c in self.cleaned_data["bags"].split(",") if c.strip()]
+
+    def batch_override(self) -> dict:
+        return {
+            name: self.cleaned_data.get(name, "")
+            for name in ("batch_override_physician", "batch_override_reason")
+        }
 
 
 class RefreshForm(OverrideFields):

@@ -1,7 +1,8 @@
 """Read paths over doses (no writes here): what a user may see, and the live doses.
 
-A live dose is any dose not cancelled: it counts towards the course, holds its bags and
-fixes the patient's batch. Everything that asks "the patient's doses" means live ones.
+A live dose is any dose neither cancelled nor stopped (by a recall of its batch): it
+counts towards the course, holds its bags and fixes the patient's batch. Everything that
+asks "the patient's doses" means live ones.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from sites.querysets import SiteScopedQuerySet
 from sites.scope import SiteScope
 
 CANCELLED = "cancelled"  # Dose.Status.CANCELLED (models import this module, not the reverse)
+STOPPED = "stopped"  # Dose.Status.STOPPED: its batch was recalled before it was infused
+ENDED = (CANCELLED, STOPPED)
 
 
 class DoseQuerySet(SiteScopedQuerySet):
@@ -18,7 +21,7 @@ class DoseQuerySet(SiteScopedQuerySet):
         return self.filter(patient__hospital_id__in=scope.hospital_ids)
 
     def live(self) -> DoseQuerySet:
-        return self.exclude(status=CANCELLED)
+        return self.exclude(status__in=ENDED)
 
     def of_patient(self, patient) -> DoseQuerySet:
         """The patient's live doses in course order."""

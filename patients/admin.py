@@ -6,7 +6,7 @@ so the admin shows them and their trail and offers no add, change or delete.
 
 from django.contrib import admin
 
-from audit.admin import AuditHistoryMixin
+from audit.admin import AuditHistoryMixin, IsoDateFields
 from patients.models import (
     ClinicalAssessment,
     ClinicalOutcome,
@@ -16,7 +16,7 @@ from patients.models import (
 )
 
 
-class ReadOnlyAuditedAdmin(AuditHistoryMixin, admin.ModelAdmin):
+class ReadOnlyAuditedAdmin(IsoDateFields, AuditHistoryMixin, admin.ModelAdmin):
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -27,7 +27,7 @@ class ReadOnlyAuditedAdmin(AuditHistoryMixin, admin.ModelAdmin):
         return False
 
 
-class WeightInline(admin.TabularInline):
+class WeightInline(IsoDateFields, admin.TabularInline):
     model = WeightMeasurement
     fields = ("measured_on", "weight_kg")
     readonly_fields = fields

@@ -10,6 +10,8 @@ reported direction: CRP down in most, LDH down in all evaluable, D-dimer and fer
 in about 5 of 8, lymphocytes up. The early death and the patient on ECMO before day 5 have
 no day-5 labs, as in the paper.
 
+The split by hospital follows the paper's preparation by centre: 4 patients at Salamanca
+and 2 at Navarra (thawed), 3 at Fundación Jiménez Díaz and 4 at Marañón (refreshed).
 Invented, because the paper's tables are not in the text: the split by hospital, every
 single value, weights (60–110 kg), the dates (March–April 2020) and the AEMPS references.
 `FIRST_DOSE_ON` gives each patient's planned first-dose day so that the dosing demo can
@@ -61,19 +63,19 @@ K = Observation.Kind
 # code, hospital, age, sex, weight_kg, first dose day, outcome (kind, days after dose 1)
 # outcome kinds: "extubated" (extubation then ICU discharge), "death", "ecmo", "improving"
 COHORT = [
-    ("SAL-P01", "HUS", 60, "M", "82.0", datetime.date(2020, 3, 27), ("extubated", 4)),
-    ("SAL-P02", "HUS", 55, "M", "95.5", datetime.date(2020, 3, 30), ("extubated", 3)),
-    ("SAL-P03", "HUS", 68, "M", "78.0", datetime.date(2020, 4, 1), ("death", 1)),
+    ("SAL-P01", "HUS", 60, "M", "80.0", datetime.date(2020, 3, 27), ("extubated", 4)),
+    ("SAL-P02", "HUS", 55, "M", "96.0", datetime.date(2020, 3, 30), ("extubated", 3)),
+    ("SAL-P03", "HUS", 68, "M", "82.0", datetime.date(2020, 4, 1), ("death", 1)),
     ("SAL-P04", "HUS", 45, "F", "64.0", datetime.date(2020, 4, 3), ("extubated", 7)),
-    ("SAL-P05", "HUS", 62, "M", "101.0", datetime.date(2020, 4, 6), ("ecmo", None)),
+    ("HGM-P04", "HGM", 62, "M", "101.0", datetime.date(2020, 4, 6), ("ecmo", None)),
     ("FJD-P01", "FJD", 57, "M", "88.0", datetime.date(2020, 4, 2), ("extubated", 17)),
     ("FJD-P02", "FJD", 70, "M", "74.5", datetime.date(2020, 4, 8), ("improving", None)),
     ("HGM-P01", "HGM", 59, "M", "90.0", datetime.date(2020, 4, 4), ("extubated", 5)),
     ("HGM-P02", "HGM", 74, "M", "69.0", datetime.date(2020, 4, 9), ("death", 12)),
     ("HGM-P03", "HGM", 52, "M", "108.0", datetime.date(2020, 4, 12), ("ecmo", None)),
-    ("CUN-P01", "CUN", 64, "M", "79.5", datetime.date(2020, 4, 5), ("extubated", 20)),
+    ("CUN-P01", "CUN", 64, "M", "84.0", datetime.date(2020, 4, 5), ("extubated", 20)),
     ("CUN-P02", "CUN", 66, "M", "85.0", datetime.date(2020, 4, 10), ("extubated", 9)),
-    ("CUN-P03", "CUN", 54, "M", "72.0", datetime.date(2020, 4, 14), ("improving", None)),
+    ("FJD-P03", "FJD", 54, "M", "72.0", datetime.date(2020, 4, 14), ("improving", None)),
 ]
 
 FIRST_DOSE_ON: dict[str, datetime.date] = {row[0]: row[5] for row in COHORT}
@@ -87,7 +89,7 @@ COURSE = {
     "SAL-P02": (1, 16),
     "SAL-P03": (9, 1),
     "SAL-P04": (7, 16),
-    "SAL-P05": (11, 11),
+    "HGM-P04": (11, 11),
     "FJD-P01": (13, 23),
     "FJD-P02": (3, 16),
     "HGM-P01": (2, 13),
@@ -95,12 +97,12 @@ COURSE = {
     "HGM-P03": (23, 23),
     "CUN-P01": (20, 24),
     "CUN-P02": (5, 18),
-    "CUN-P03": (2, 20),
+    "FJD-P03": (2, 20),
 }
 # Days from hospital admission to invasive ventilation (paper: median 4, IQR 3).
 ADMISSION_TO_IMV = [4, 2, 5, 3, 6, 4, 1, 4, 5, 2, 7, 4, 3]
-# ECMO from this day after dose 1 (SAL-P05 before day 5: out of the day-5 labs).
-ECMO_FROM = {"SAL-P05": 2, "HGM-P03": 7}
+# ECMO from this day after dose 1 (HGM-P04 before day 5: out of the day-5 labs).
+ECMO_FROM = {"HGM-P04": 2, "HGM-P03": 7}
 # Infections: organism, site, days after dose 1.
 INFECTIONS = {
     "FJD-P01": ("Methicillin-resistant Staphylococcus aureus", "pneumonia", 3),
@@ -123,7 +125,7 @@ BASELINE = {
 # lymphocytes rose in 5 of 6).
 ANALYTES_NOT_IMPROVED = {
     K.CRP: {"CUN-P01"},
-    K.FERRITIN: {"FJD-P02", "SAL-P02", "CUN-P03", "HGM-P03"},
+    K.FERRITIN: {"FJD-P02", "SAL-P02", "FJD-P03", "HGM-P03"},
     K.D_DIMER: {"HGM-P01", "SAL-P04", "CUN-P02", "HGM-P03"},
     K.LYMPHOCYTES: {"HGM-P01"},
 }

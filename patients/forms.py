@@ -5,24 +5,16 @@ from __future__ import annotations
 from django import forms
 from django.utils import timezone
 
+from core.widgets import IsoDateInput, IsoDateTimeInput
 from patients.models import ClinicalAssessment, ClinicalOutcome, Observation, Patient
 from sites.models import Hospital
 
 NULL_BOOLEAN_CHOICES = [("unknown", "Not recorded"), ("true", "Yes"), ("false", "No")]
 
 
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-    def __init__(self, **kwargs):
-        super().__init__(format="%Y-%m-%d", **kwargs)
-
-
-class DateTimeInput(forms.DateTimeInput):
-    input_type = "datetime-local"
-
-    def __init__(self, **kwargs):
-        super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
+# Text inputs, ISO and 24-hour (a browser's own picker imposes its locale): `core.widgets`.
+DateInput = IsoDateInput
+DateTimeInput = IsoDateTimeInput
 
 
 class HospitalChoiceField(forms.ModelChoiceField):

@@ -91,6 +91,11 @@ def _days(delta: datetime.timedelta) -> Fraction:
     return Fraction(int(delta.total_seconds()), SECONDS_PER_DAY)
 
 
+def days_between(start: datetime.datetime, end: datetime.datetime) -> Fraction:
+    """Days (as a fraction) from `start` to `end`."""
+    return _days(end - start)
+
+
 # --- the rules, one function each (docs/cohort-report.md) ---------------------------------
 
 

@@ -43,6 +43,34 @@ class CohortReport:
     def rows(self) -> list[dict]:
         return [cohort.patient_row(course) for course in self.courses]
 
+    def lanes(self) -> list[dict]:
+        """Figure 1 as text, beside its image: a lane per treated patient with each dose's
+        day from dose 1, its cells per kg (×10⁶) and preparation, and the outcome."""
+        lanes = []
+        for course in self.courses:
+            if not course.doses:
+                continue
+            start = course.dose1.given_at
+            doses = [
+                {
+                    "number": dose.number,
+                    "day": round(float(cohort.days_between(start, dose.given_at)), 1),
+                    "cells_per_kg": None
+                    if dose.cells_per_kg is None
+                    else round(float(dose.cells_per_kg) / 1_000_000, 2),
+                    "method": dose.method,
+                }
+                for dose in course.doses
+            ]
+            if cohort.died(course):
+                outcome = "died"
+            elif cohort.extubated(course):
+                outcome = "extubated"
+            else:
+                outcome = "still ventilated"
+            lanes.append({"patient": course.code, "doses": doses, "outcome": outcome})
+        return lanes
+
 
 def build(user, filters: dict) -> CohortReport:
     patients = cohort.cohort_patients(

@@ -29,7 +29,7 @@ def cohort(request):
     form, report = _report(request)
     context = {"form": form, "report": report, "charts": charts.available()}
     if report is not None:
-        context |= {"lines": _lines(report), "rows": report.rows()}
+        context |= {"lines": _lines(report), "rows": report.rows(), "lanes": report.lanes()}
     return render(request, "reports/cohort.html", context, status=400 if form.errors else 200)
 
 

@@ -19,6 +19,9 @@ class SiteScope:
     facility_ids: frozenset[int] = frozenset()
     hospital_ids: frozenset[int] = frozenset()
     network_wide: bool = False
+    # The zone of the user's first site (by membership), None for the network or no site:
+    # the user reads and types times in it (`sites.middleware.SiteTimeZoneMiddleware`).
+    time_zone: str | None = None
 
     @property
     def empty(self) -> bool:
@@ -39,16 +42,29 @@ def site_scope(user) -> SiteScope:
         return cached
     from sites.models import Membership
 
-    facilities, hospitals, network = set(), set(), False
-    for facility_id, hospital_id, network_wide in Membership.objects.filter(
-        user_id=user.pk
-    ).values_list("facility_id", "hospital_id", "network_wide"):
+    facilities, hospitals, network, zone = set(), set(), False, None
+    for facility_id, hospital_id, network_wide, facility_zone, hospital_zone in (
+        Membership.objects.filter(user_id=user.pk)
+        .order_by("pk")
+        .values_list(
+            "facility_id",
+            "hospital_id",
+            "network_wide",
+            "facility__time_zone",
+            "hospital__time_zone",
+        )
+    ):
         network = network or network_wide
+        zone = zone or facility_zone or hospital_zone
         if facility_id:
             facilities.add(facility_id)
         if hospital_id:
             hospitals.add(hospital_id)
-    scope = NETWORK if network else SiteScope(frozenset(facilities), frozenset(hospitals))
+    scope = (
+        NETWORK
+        if network
+        else SiteScope(frozenset(facilities), frozenset(hospitals), time_zone=zone)
+    )
     setattr(user, _CACHE_ATTRIBUTE, scope)
     return scope
 

@@ -68,6 +68,18 @@ class BagInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("location", "batch")
 
 
+def positions_of(bags) -> str:
+    """Where new bags went: "LN2-1/R1/B3 positions 1–12" (one box, consecutive free
+    positions, or listed when a gap was skipped)."""
+    first = bags[0].location
+    numbers = [int(b.location.position) for b in bags]
+    if numbers == list(range(numbers[0], numbers[0] + len(numbers))):
+        shown = f"{numbers[0]}–{numbers[-1]}" if len(numbers) > 1 else str(numbers[0])
+    else:
+        shown = ", ".join(map(str, numbers))
+    return f"{first.tank}/{first.rack}/{first.box} position{'s' if len(bags) > 1 else ''} {shown}"
+
+
 @admin.action(description="Create bags", permissions=["create_bags"])
 def create_bags_action(modeladmin, request, queryset):
     """A batch action: the bag form, then `services.create_bags` for the one batch."""
@@ -90,7 +102,8 @@ def create_bags_action(modeladmin, request, queryset):
                 f"{len(bags)} bags created for batch {batch.code}: "
                 f"{bags[0].code} … {bags[-1].code}, each "
                 f"{millions(bags[0].nominal_cells)} ×10⁶ cells "
-                f"({bags[0].nominal_cells:,} cells) in {bags[0].volume_ml} ml.",
+                f"({bags[0].nominal_cells:,} cells) in {bags[0].volume_ml} ml, in box "
+                f"{positions_of(bags)}.",
             )
             return HttpResponseRedirect(reverse("admin:batches_batch_change", args=[batch.pk]))
     return action_page(
@@ -98,6 +111,7 @@ def create_bags_action(modeladmin, request, queryset):
         request,
         queryset,
         form=form,
+        free_boxes=services.boxes_with_free_positions(batch.facility_id),
         action="create_bags_action",
         title=f"Create bags for batch {batch.code}",
         button="Create bags",

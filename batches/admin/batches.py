@@ -112,6 +112,7 @@ class BatchAdmin(CheckGridAdmin, ResultsImportAdmin, ProductionAdmin):
     list_select_related = ["donor", "facility"]
     readonly_fields = [
         "code",
+        "viability_pct",
         "status",
         "status_changed",
         "release_readiness",
@@ -119,12 +120,22 @@ class BatchAdmin(CheckGridAdmin, ResultsImportAdmin, ProductionAdmin):
         "created_at",
     ]
     inlines = [ReleaseCheckInline, BagInline]
-    actions = ["submit_for_release_action", *DECISION_ACTIONS, create_bags_action]
     record_fields = Batch.RECORD_FIELDS
     record_services = RecordServices(services, "create_batch", "correct_batch", "delete_batch")
 
+    @property
+    def actions(self):
+        # Read when asked: an app above batches may add a QP decision at start-up
+        # (`batches.admin.signing.register_decision`, the recall).
+        return ["submit_for_release_action", *DECISION_ACTIONS, create_bags_action]
+
     def get_fieldsets(self, request, obj=None):
-        main = ["code", *Batch.RECORD_FIELDS] if obj else list(Batch.RECORD_FIELDS)
+        # Viability is shown, read from its release check, never typed on the batch.
+        main = (
+            ["code", *Batch.RECORD_FIELDS, *Batch.FROM_CHECKS]
+            if obj
+            else list(Batch.RECORD_FIELDS)
+        )
         sets = [(None, {"fields": main})]
         if obj is not None:
             sets.append(

@@ -20,6 +20,7 @@ from batches import services
 from batches.models import ReleaseCheck, SpecificationItem
 from batches.rules import evaluate_check
 from core.exceptions import DomainError
+from core.widgets import IsoDateInput
 
 PASS, FAIL, EMPTY = "pass", "fail", ""
 
@@ -80,9 +81,7 @@ class CheckGridForm(forms.Form):
                 label=f"{item.parameter}: date measured",
                 required=False,
                 initial=check.tested_on if check else today,
-                widget=forms.DateInput(
-                    format="%Y-%m-%d", attrs={"size": 10, "placeholder": "YYYY-MM-DD"}
-                ),
+                widget=IsoDateInput(),
             )
 
     def clean(self):

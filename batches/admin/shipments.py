@@ -87,7 +87,7 @@ def decide_excursion(modeladmin, request, queryset, decision: Decision = EXCURSI
     """The signing page of the excursion decision, then the decision per shipment."""
     queryset = queryset.prefetch_related("items__bag")
     applying = "apply" in request.POST
-    form = decision.form(request.POST if applying else None, user=request.user)
+    form = decision.form(request.POST if applying else None, user=request.user, request=request)
     if applying and form.is_valid():
         signer = request.user.get_full_name()
         outcome = form.cleaned_data["outcome"]  # "released" or "discarded"

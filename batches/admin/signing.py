@@ -156,3 +156,11 @@ def decision_action(decision: Decision):
 DECISION_ACTIONS = [
     decision_action(decision) for decision in DECISIONS.values() if decision.subject == "batch"
 ]
+
+
+def register_decision(decision: Decision) -> None:
+    """Add a decision owned by an app above batches (the recall is `vigilance`'s): its
+    entry in the table and its admin action on the batch changelist (`BatchAdmin.actions`
+    reads `DECISION_ACTIONS` when it is asked). Registering a meaning twice replaces it."""
+    DECISIONS[decision.meaning] = decision
+    DECISION_ACTIONS[:] = [decision_action(d) for d in DECISIONS.values() if d.subject == "batch"]

@@ -228,6 +228,7 @@ class BatchSerializer(serializers.ModelSerializer):
             "impd_reference",
             "specification",
             *Batch.MANUFACTURING_FIELDS,
+            *Batch.FROM_CHECKS,
             "created_at",
             "checks",
             "release_signature",
@@ -241,7 +242,8 @@ class BatchSerializer(serializers.ModelSerializer):
             passages="Passages (release needs fewer than 2).",
             cryopreserved_on="Date of cryopreservation.",
             expires_on="Expiry date of the batch.",
-            viability_pct="Cell viability before cryopreservation (%).",
+            viability_pct="Cell viability before cryopreservation (%), read from the "
+            "viability release check.",
             created_at="When the batch was recorded.",
         )
 

@@ -93,8 +93,10 @@ class Batch(AuditedModel):
         "passages",
         "cryopreserved_on",
         "expires_on",
-        "viability_pct",
     )
+    # Read from the batch's release checks, never typed on the batch: viability before
+    # cryopreservation is entered once, as its check (`services.checks.record_check`).
+    FROM_CHECKS = {"viability_pct": "viability"}
     # The GMP data a correction may change (never the identity, donor or status).
     CORRECTABLE_FIELDS = ("impd_reference", *MANUFACTURING_FIELDS)
     # Every field production records, in the admin form's order.

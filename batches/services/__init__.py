@@ -13,7 +13,13 @@ every public name importable from `batches.services`.
 """
 
 from batches.services.assays import correct_assay_method, create_assay_method
-from batches.services.bags import BOX_POSITIONS, DEFAULT_PRODUCT_CODE, DIVISIONS, create_bags
+from batches.services.bags import (
+    BOX_POSITIONS,
+    DEFAULT_PRODUCT_CODE,
+    DIVISIONS,
+    boxes_with_free_positions,
+    create_bags,
+)
 from batches.services.batches import correct_batch, create_batch, delete_batch
 from batches.services.checks import (
     Result,
@@ -44,6 +50,7 @@ from batches.services.donors import (
 from batches.services.release import (
     Hold,
     hold,
+    recall_batch,
     reject_batch,
     release_batch,
     review_released,
@@ -93,6 +100,7 @@ __all__ = [
     "correct_storage_location",
     "create_assay_method",
     "create_bags",
+    "boxes_with_free_positions",
     "create_batch",
     "create_donor",
     "create_shipment",
@@ -111,6 +119,7 @@ __all__ = [
     "hold",
     "is_correction",
     "move_bag",
+    "recall_batch",
     "record_check",
     "record_custody_event",
     "record_results",

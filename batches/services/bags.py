@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime
 import string
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from audit.context import audit_context
@@ -26,6 +28,35 @@ DIVISIONS = [
     first + second for second in "0" + string.ascii_lowercase for first in string.ascii_uppercase
 ]
 BOX_POSITIONS = 25
+
+
+@dataclass(frozen=True)
+class FreeBox:
+    """A box of a facility's store and how many of its positions are free."""
+
+    tank: str
+    rack: str
+    box: str
+    free: int
+
+    def __str__(self):
+        return f"{self.tank}/{self.rack}/{self.box}"
+
+
+def boxes_with_free_positions(facility_id: int) -> list[FreeBox]:
+    """The facility's boxes that have a free position, most free last (one query): where
+    a batch's bags can go in one step, filling a started box before opening another."""
+    rows = (
+        StorageLocation.objects.filter(facility_id=facility_id)
+        .values("tank", "rack", "box")
+        .annotate(occupied=Count("bags__location", distinct=True))
+        .order_by("tank", "rack", "box")
+    )
+    boxes = [
+        FreeBox(row["tank"], row["rack"], row["box"], BOX_POSITIONS - row["occupied"])
+        for row in rows
+    ]
+    return sorted((b for b in boxes if b.free > 0), key=lambda b: b.free)
 
 
 def _free_positions(

@@ -68,6 +68,7 @@ def record_check(
     check.result_text = text or ""
     check.tested_on = tested_on
     save_validated(check, actor=actor, reason=reason, exclude=["passed"])
+    _copy_to_batch(batch, item, check.result_value, actor=actor, reason=reason)
     check.holds = review_released(
         [batch], actor=actor, cause=f"{item.parameter} re-recorded", why=reason
     )
@@ -78,7 +79,19 @@ def record_check(
 def delete_check(check: ReleaseCheck, *, actor: AbstractBaseUser | None, reason: str) -> None:
     """Delete a result recorded by mistake: only while its batch is in production
     (`ReleaseCheck.deletion_refusal`); after that a result is corrected."""
+    batch, item = check.batch, check.item
     delete_audited(check, actor=actor, reason=reason)
+    _copy_to_batch(lock_batch(batch), item, None, actor=actor, reason=reason)
+
+
+def _copy_to_batch(batch: Batch, item: SpecificationItem, value, *, actor, reason: str) -> None:
+    """The batch's figure read from its check (`Batch.FROM_CHECKS`): viability before
+    cryopreservation is typed once, as its release check, and the batch's field follows
+    it in the same transaction, on the trail as the same actor and reason."""
+    for field, category in Batch.FROM_CHECKS.items():
+        if item.category == category and getattr(batch, field) != value:
+            setattr(batch, field, value)
+            save_validated(batch, actor=actor, reason=reason or f"from the {item.parameter} check")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from batches.rules import release_failures
 from batches.services.base import lock_batch
 from batches.services.custody import S, move_bag, status_label
 from core.plausibility import moment_problem, programme_start
+from sites.scope import site_scope
 
 
 @transaction.atomic
@@ -41,7 +42,7 @@ def submit_for_release(batch: Batch, *, actor: AbstractBaseUser | None) -> Batch
 def _require_qp(actor, batch: Batch) -> None:
     if actor is None or not actor.is_active or not actor.has_perm("batches.release_batch"):
         raise SignatureError(
-            f"Batch {batch.code}: only a Qualified Person may release or reject a batch."
+            f"Batch {batch.code}: only a Qualified Person may release, reject or recall a batch."
         )
 
 
@@ -128,10 +129,18 @@ def release_batch(
 
 
 @transaction.atomic
-def reject_batch(batch: Batch, *, actor: AbstractBaseUser, password: str, reason: str) -> Batch:
+def reject_batch(
+    batch: Batch,
+    *,
+    actor: AbstractBaseUser,
+    password: str,
+    reason: str,
+    at: datetime.datetime | None = None,
+) -> Batch:
     """The QP's rejection, signed like a release; every bag not yet discarded is discarded.
 
-    Needs a written reason (kept on the signature, the audit events and each bag).
+    Needs a written reason (kept on the signature, the audit events and each bag). `at`
+    (default now) places it in time as for `release_batch`.
     """
     _require_qp(actor, batch)
     batch = lock_batch(batch)
@@ -142,6 +151,14 @@ def reject_batch(batch: Batch, *, actor: AbstractBaseUser, password: str, reason
             f"Batch {batch.code} is {batch.get_status_display().lower()}: only a batch in "
             "production or quarantine can be rejected."
         )
+    if at is not None:
+        problem = moment_problem(
+            at, what="The rejection", floor=batch.cryopreserved_on or programme_start()
+        )
+        if problem:
+            raise ReleaseError(
+                f"{problem} (the batch was cryopreserved on {batch.cryopreserved_on})."
+            )
     reason = reason.strip()
     _sign_decision(
         batch,
@@ -151,6 +168,7 @@ def reject_batch(batch: Batch, *, actor: AbstractBaseUser, password: str, reason
         decided=(Batch.Status.REJECTED, "reject"),
         comment=reason,
         reason=reason,
+        at=at,
     )
     for bag in batch.bags.exclude(status=Bag.Status.DISCARDED).order_by("code"):
         move_bag(
@@ -158,7 +176,57 @@ def reject_batch(batch: Batch, *, actor: AbstractBaseUser, password: str, reason
             Bag.Status.DISCARDED,
             actor=actor,
             reason=f"batch {batch.code} rejected: {reason}",
+            at=at,
         )
+    return batch
+
+
+def _require_facility_qp(actor, batch: Batch, what: str) -> None:
+    """A QP decides on the batches of their own facility only."""
+    scope = site_scope(actor)
+    if not (scope.network_wide or batch.facility_id in scope.facility_ids):
+        raise SignatureError(
+            f"Batch {batch.code}: only a Qualified Person of its facility "
+            f"({batch.facility.fin}) may {what} it."
+        )
+
+
+# Batches a QP may recall: released once (a recall withdraws product already given out).
+RECALLABLE = (Batch.Status.RELEASED, Batch.Status.QUARANTINE, Batch.Status.EXPIRED)
+
+
+@transaction.atomic
+def recall_batch(batch: Batch, *, actor: AbstractBaseUser, password: str, reason: str) -> Batch:
+    """The QP's recall of a batch already released, signed (meaning "recalled").
+
+    Only a QP of the batch's facility may recall it. Needs a written reason (on the
+    signature and the audit event). Refuses a batch never
+    released, or already recalled or rejected. The bags stay where they are: the batch's
+    status blocks every one of them at every step (`batches.rules.batch_problem`), and
+    their whereabouts are the lookback's. The recall record, the stopped doses and the
+    notices are the vigilance app's (`vigilance.services.recall_batch` calls this).
+    """
+    _require_qp(actor, batch)
+    batch = lock_batch(batch)
+    _require_facility_qp(actor, batch, "recall")
+    reason = reason.strip()
+    if not reason:
+        raise ReleaseError(f"Batch {batch.code}: give the reason for the recall.")
+    released_once = batch.signatures().filter(meaning=Signature.Meaning.RELEASED).exists()
+    if batch.status not in RECALLABLE or not released_once:
+        raise ReleaseError(
+            f"Batch {batch.code} is {batch.get_status_display().lower()}: only a batch that "
+            "was released can be recalled."
+        )
+    _sign_decision(
+        batch,
+        actor=actor,
+        password=password,
+        meaning=Signature.Meaning.RECALLED,
+        decided=(Batch.Status.RECALLED, "recall"),
+        comment=reason,
+        reason=f"recalled: {reason}",
+    )
     return batch
 
 

@@ -225,6 +225,11 @@ def receive_shipment(
     at = at or now
     shipment = _lock_shipment(shipment)
     _require(actor, "batches.receive_shipment", hospital=shipment.hospital, what="pharmacy")
+    dispatched = shipment.dispatched_at
+    if dispatched and dispatched.replace(second=0, microsecond=0) <= at < dispatched:
+        # Typed to the minute (the page proposes the current one): a receipt in the
+        # minute of the dispatch, seconds after it on the same campus, is recorded at it.
+        at = dispatched
     failures = state_failures(shipment, St.DISPATCHED, "received")
     failures += time_failures(at, after=shipment.dispatched_at, after_what="dispatched", now=now)
     failures += receipt_failures(shipment, logger_result=logger_result)

@@ -11,7 +11,7 @@ from django.db.models import Q
 
 from audit.audited import AuditedModel
 from dosing.models.protocol import MAX_DOSE_NUMBER, Protocol
-from dosing.querysets import CANCELLED, DoseQuerySet, DoseRecordQuerySet
+from dosing.querysets import CANCELLED, ENDED, STOPPED, DoseQuerySet, DoseRecordQuerySet
 
 
 class Dose(AuditedModel):
@@ -24,9 +24,12 @@ class Dose(AuditedModel):
         DISPENSED = "dispensed", "Dispensed"
         INFUSED = "infused", "Infused"
         CANCELLED = CANCELLED, "Cancelled"
+        STOPPED = STOPPED, "Stopped (batch recalled)"
 
     MAX_NUMBER = MAX_DOSE_NUMBER
-    CLOSED_STATUSES = frozenset({"dispensed", "infused", "cancelled"})
+    CLOSED_STATUSES = frozenset({"dispensed", "infused", "cancelled", "stopped"})
+    # What a recall stops: a dose holding bags of the batch, not yet infused.
+    STOPPABLE_STATUSES = ("allocated", "prepared", "dispensed")
 
     objects = DoseQuerySet.as_manager()
 
@@ -74,6 +77,14 @@ class Dose(AuditedModel):
     )
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.TextField(blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    stop_reason = models.TextField(blank=True)
+    batch_override_physician = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Physician who ordered this dose from another batch after a recall.",
+    )
+    batch_override_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["patient", "number", "pk"]
@@ -85,8 +96,8 @@ class Dose(AuditedModel):
         constraints = [
             models.UniqueConstraint(
                 fields=["patient", "number"],
-                condition=~Q(status=CANCELLED),
-                name="dose_number_once_per_patient",
+                condition=~Q(status__in=ENDED),
+                name="dose_number_once_per_live_dose",
             ),
             models.CheckConstraint(
                 condition=Q(number__gte=1) & Q(number__lte=MAX_DOSE_NUMBER),
@@ -96,12 +107,16 @@ class Dose(AuditedModel):
                 condition=Q(override_physician="") | ~Q(override_reason=""),
                 name="dose_override_has_reason",
             ),
+            models.CheckConstraint(
+                condition=Q(batch_override_physician="") | ~Q(batch_override_reason=""),
+                name="dose_batch_override_has_reason",
+            ),
         ]
 
     @property
     def is_live(self) -> bool:
-        """Not cancelled: counts towards the course (see `dosing.querysets`)."""
-        return self.status != self.Status.CANCELLED
+        """Neither cancelled nor stopped: counts towards the course (`dosing.querysets`)."""
+        return self.status not in ENDED
 
     def __str__(self):
         return self.code

@@ -6,7 +6,7 @@ written once. They read the database (the previous dose, a recorded death) but n
 write. Shaped like `batches.rules.release_failures`: a list, empty when the step may go on.
 """
 
-from dosing.rules.allocation import chosen_bag_failures
+from dosing.rules.allocation import batch_override_failures, chosen_bag_failures
 from dosing.rules.base import (
     Failure,
     OverrideCheck,
@@ -16,6 +16,7 @@ from dosing.rules.base import (
     range_text,
     status_failures,
     step_failures,
+    stopped_failure,
 )
 from dosing.rules.bedside import adverse_event_failures, infusion_failures
 from dosing.rules.orders import order_failures
@@ -47,12 +48,14 @@ __all__ = [
     "read_scan",
     "ScanRead",
     "scan_failure",
+    "batch_override_failures",
     "chosen_bag_failures",
     "Failure",
     "status_failures",
     "alive_failures",
     "batch_failures",
     "step_failures",
+    "stopped_failure",
     "range_text",
     "OverrideCheck",
     "override_check",

@@ -46,7 +46,9 @@ def chosen_bag_failures(
 def _bag_failures(bag: Bag, on_date: datetime.date) -> list[Failure]:
     failures = []
     batch = bag.batch
-    if batch.status != Batch.Status.RELEASED:
+    if batch.status == Batch.Status.RECALLED:
+        failures.append(Failure(f"Bag {bag.code}: {batch_problem(batch, on_date)}"))
+    elif batch.status != Batch.Status.RELEASED:
         failures.append(
             Failure(
                 f"Bag {bag.code}: batch {batch.code} is {batch.get_status_display().lower()}, "
@@ -74,3 +76,32 @@ def _bag_failures(bag: Bag, on_date: datetime.date) -> list[Failure]:
             Failure(f"Bag {bag.code} is {bag.get_status_display().lower()}, not available.")
         )
     return failures
+
+
+def batch_override_failures(
+    fixed_batch: Batch | None, *, physician: str, reason: str
+) -> list[Failure]:
+    """A course whose batch was recalled continues from another batch only with a named
+    physician's override and a written reason; an override where the batch was not
+    recalled is refused (every other dose of a course comes from one batch)."""
+    physician, reason = physician.strip(), reason.strip()
+    recalled = fixed_batch is not None and fixed_batch.status == Batch.Status.RECALLED
+    if not recalled:
+        if physician or reason:
+            return [
+                Failure(
+                    "An override of the course's batch is only for a course whose batch was "
+                    "recalled; all of a patient's doses come from one batch.",
+                    "batch_override_physician",
+                )
+            ]
+        return []
+    if physician and reason:
+        return []
+    return [
+        Failure(
+            f"The course's {batch_problem(fixed_batch, datetime.date.max)} To continue the "
+            "course from another batch, name the physician who orders it and write the reason.",
+            "batch_override_physician" if not physician else "batch_override_reason",
+        )
+    ]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
+from django.utils import timezone
+
 from batches.rules import batch_problem
 from core.formatting import fmt_cells
 from dosing.calculator import DoseRange, cells_per_kg, cells_range
@@ -26,10 +28,26 @@ class Failure:
         return self.message
 
 
+def stopped_failure(dose: Dose) -> Failure | None:
+    """A dose stopped by its batch's recall: the refusal names the recall (through the
+    bag-usability rule `batches.rules.batch_problem`)."""
+    if dose.status != S.STOPPED:
+        return None
+    today = timezone.localdate()
+    why = (batch_problem(dose.batch, today) if dose.batch else None) or dose.stop_reason
+    return Failure(
+        f"Dose {dose.code} is stopped: {why} Its course may continue only from another "
+        "batch, with a named physician's override."
+    )
+
+
 def status_failures(dose: Dose, wanted: str, step: str) -> list[Failure]:
     """A step that only a dose in state `wanted` may take ("only an ordered dose …")."""
     if dose.status == wanted:
         return []
+    stopped = stopped_failure(dose)
+    if stopped is not None:
+        return [stopped]
     return [
         Failure(
             f"Dose {dose.code} is {dose.get_status_display().lower()}: only "

@@ -7,7 +7,7 @@ import datetime
 from core.formatting import fmt_time
 from core.plausibility import moment_problem
 from dosing.models import Dose, Preparation
-from dosing.rules.base import Failure
+from dosing.rules.base import Failure, stopped_failure
 from dosing.rules.scan import bedside_check
 from dosing.rules.times import interval_failures, use_before
 from patients.models import Patient
@@ -37,6 +37,9 @@ def infusion_failures(
                 "instead."
             )
         ]
+    stopped = stopped_failure(dose)
+    if stopped is not None:
+        return [stopped]
     if dose.status != S.DISPENSED:
         return [
             Failure(

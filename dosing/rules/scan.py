@@ -17,6 +17,7 @@ from batches.models import Bag
 from batches.rules import bag_unusable_reason
 from core.formatting import fmt_time
 from dosing.models import BedsideScan, Dose
+from dosing.rules.base import stopped_failure
 
 S = Dose.Status
 
@@ -124,6 +125,9 @@ def scan_failure(
     `read` (`read_scan`) says whether the code came from a bag label's message: such a
     scan is never taken for a wristband, and an unreadable one is refused as such."""
     read = read or ScanRead(code)
+    stopped = stopped_failure(dose)
+    if stopped is not None:
+        return BedsideScan.Kind.BAG, stopped.message, None
     if dose.status != S.DISPENSED:
         refusal = (
             f"Dose {dose.code} is {dose.get_status_display().lower()}, not dispensed: "

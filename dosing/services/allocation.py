@@ -31,6 +31,7 @@ from dosing.models import Dose, DoseBag, Protocol
 from dosing.models.protocol import MAX_DOSE_NUMBER
 from dosing.rules import (
     alive_failures,
+    batch_override_failures,
     chosen_bag_failures,
     dose_reference_time,
     override_check,
@@ -74,15 +75,24 @@ def candidate_stock(
     planned_for: datetime.datetime,
     exclude: Dose | None = None,
     at: datetime.datetime | None = None,
+    replace_recalled: bool = False,
 ) -> Stock:
     """The available bags a dose planned for `planned_for` may come from, in a constant
     number of queries: bags received in range at the patient's hospital (stored at one
     of its positions), of the patient's batch once the first dose fixed it, of released
     batches unexpired on the day the dose will be given (never earlier than `at`), with
     the course that batch must still supply. Expiry is judged once, against that day: the
-    stock query selects on it and `usable_bags` re-checks each batch on the same day."""
+    stock query selects on it and `usable_bags` re-checks each batch on the same day.
+    `replace_recalled`: the patient's batch was recalled and a physician's override lets
+    the course continue from any released batch."""
     on_date = max(timezone.localdate(now_or(at)), timezone.localdate(planned_for))
     fixed_batch = patient_batch(patient, exclude=exclude)
+    if (
+        replace_recalled
+        and fixed_batch is not None
+        and fixed_batch.status == Batch.Status.RECALLED
+    ):
+        fixed_batch = None
     bags = bags_available_for_allocation(on_date=on_date).filter(
         location__hospital_id=patient.hospital_id
     )
@@ -130,15 +140,21 @@ def plan_dose(
     protocol: Protocol,
     exclude: Dose | None = None,
     planned_for: datetime.datetime | None = None,
+    replace_recalled: bool = False,
 ) -> DosePlan:
     """The proposal for the patient's next dose from the stock as it is (no locks).
 
     The batch chosen can supply the rest of the course where any can, and the first
     choice never spoils it (see `dosing.calculator.propose_bags`); `planned_for` (when
-    the dose will be given) defaults to now.
+    the dose will be given) defaults to now. `replace_recalled`: the patient's batch was
+    recalled, so propose from any released batch (allocation needs the override).
     """
     stock = candidate_stock(
-        patient, protocol, planned_for=planned_for or timezone.now(), exclude=exclude
+        patient,
+        protocol,
+        planned_for=planned_for or timezone.now(),
+        exclude=exclude,
+        replace_recalled=replace_recalled,
     )
     bags = usable_bags(stock.bags, on_date=stock.on_date)
     dose_range = DoseRange.from_protocol(protocol)
@@ -265,6 +281,8 @@ def allocate_dose(
     override_physician: str = "",
     override_reason: str = "",
     choice_reason: str = "",
+    batch_override_physician: str = "",
+    batch_override_reason: str = "",
     at: datetime.datetime | None = None,
 ) -> Dose:
     """Reserve whole bags for an ordered dose: the calculator's proposal, or `bags`.
@@ -279,15 +297,31 @@ def allocate_dose(
     allocations at once never take the same bag: the bag rows are locked, the reservation
     is a conditional UPDATE that takes only bags still available (the count is checked),
     and a partial unique constraint makes a second live reservation of a bag impossible.
-    Each bag gets a custody event.
+    Each bag gets a custody event. When the patient's batch was recalled, the course
+    continues from another batch only with `batch_override_physician` and
+    `batch_override_reason` (`dosing.rules.batch_override_failures`), recorded on the
+    dose and on the trail (audit action `override_batch_allocate`).
     """
     at = now_or(at)
     today = timezone.localdate(at)
     dose = lock_dose(dose)
     refuse(AllocationError, status_failures(dose, S.ORDERED, "allocated"))
     refuse(AllocationError, alive_failures(dose.patient, today))
+    course_batch = patient_batch(dose.patient, exclude=dose)
+    refuse(
+        AllocationError,
+        batch_override_failures(
+            course_batch, physician=batch_override_physician, reason=batch_override_reason
+        ),
+    )
+    switching = bool(batch_override_physician.strip())
     stock = candidate_stock(
-        dose.patient, dose.protocol, planned_for=dose.planned_for, exclude=dose, at=at
+        dose.patient,
+        dose.protocol,
+        planned_for=dose.planned_for,
+        exclude=dose,
+        at=at,
+        replace_recalled=switching,
     )
     fixed_batch = stock.fixed_batch
     if bags is None:
@@ -308,6 +342,18 @@ def allocate_dose(
     )
     refuse(AllocationError, override.failures)
     trail = _trail_reason(chosen, plan, choice_reason, override)
+    if switching:
+        trail = "; ".join(
+            filter(
+                None,
+                [
+                    f"batch {course_batch.code} recalled: course continues from another "
+                    f"batch on the order of {batch_override_physician.strip()} "
+                    f"({batch_override_reason.strip()})",
+                    trail,
+                ],
+            )
+        )
     reason = trail or f"bags reserved for dose {dose.code}"
     with audit_context(actor=actor, reason=reason):
         _reserve(dose, chosen, actor=actor, at=at, reason=reason)
@@ -321,7 +367,13 @@ def allocate_dose(
         dose.status = S.ALLOCATED
         dose.allocated_by = actor
         dose.allocated_at = at
-        dose.save(audit_action="override_allocate" if override.physician else "allocate")
+        if switching:
+            dose.batch_override_physician = batch_override_physician.strip()
+            dose.batch_override_reason = batch_override_reason.strip()
+            action = "override_batch_allocate"
+        else:
+            action = "override_allocate" if override.physician else "allocate"
+        dose.save(audit_action=action)
     return dose
 
 

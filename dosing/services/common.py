@@ -41,12 +41,14 @@ def active_protocol() -> Protocol:
 
 
 def patient_batch(patient: Patient, *, exclude: Dose | None = None) -> Batch | None:
-    """The batch of the patient's doses: fixed by the first dose that reserved bags."""
+    """The batch of the patient's doses: fixed by the first dose that reserved bags — or,
+    after a recall, by the latest (a dose allocated from another batch with a physician's
+    override fixes that batch for the rest of the course)."""
     doses = live_doses(patient).filter(batch__isnull=False)
     if exclude is not None:
         doses = doses.exclude(pk=exclude.pk)
-    first = doses.select_related("batch").first()
-    return first.batch if first else None
+    latest = doses.select_related("batch").last()
+    return latest.batch if latest else None
 
 
 def live_bags(dose: Dose) -> list[Bag]:

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from batches.models import BagEvent
 from batches.picking import pick_list
+from core.widgets import DATETIME_INPUT
 from dosing.models import Dose
 
 VIEW = "dosing.view_dose"
@@ -44,4 +45,4 @@ def dose_picks(dose: Dose) -> list:
 
 
 def local_input(moment):
-    return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M") if moment else None
+    return timezone.localtime(moment).strftime(DATETIME_INPUT) if moment else None

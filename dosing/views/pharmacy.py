@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from batches.models import Bag
+from batches.models import Bag, Batch
 from batches.picking import pick_list
 from core import notices
 from core.exceptions import DomainError
@@ -172,15 +172,20 @@ def dose_allocate(request, pk: int):
     dose = dose_or_404(request, pk)
     if dose.status != Dose.Status.ORDERED:
         return _already_moved_on(request, dose, "allocation")
+    course_batch = services.patient_batch(dose.patient, exclude=dose)
+    recalled = (
+        course_batch if course_batch and course_batch.status == Batch.Status.RECALLED else None
+    )
     plan = services.plan_dose(
         dose.patient,
         weight_kg=dose.weight_kg,
         protocol=dose.protocol,
         exclude=dose,
         planned_for=dose.planned_for,
+        replace_recalled=recalled is not None,
     )
     if request.method == "POST":
-        form = AllocateForm(request.POST)
+        form = AllocateForm(request.POST, recalled_batch=recalled)
         if form.is_valid():
             codes = form.bag_codes()
             bags = list(Bag.objects.filter(code__in=codes))
@@ -194,6 +199,7 @@ def dose_allocate(request, pk: int):
                     override_physician=form.cleaned_data["override_physician"],
                     override_reason=form.cleaned_data["override_reason"],
                     choice_reason=form.cleaned_data["choice_reason"],
+                    **form.batch_override(),
                 )
             except DomainError as error:
                 show_refusal(error, [form])
@@ -201,7 +207,7 @@ def dose_allocate(request, pk: int):
                 messages.success(request, f"Bags reserved for dose {dose.code}.")
                 return redirect("dosing:patient-detail", code=dose.patient.code)
     else:
-        form = AllocateForm(initial={"bags": ",".join(plan.bag_codes)})
+        form = AllocateForm(initial={"bags": ",".join(plan.bag_codes)}, recalled_batch=recalled)
     proposed = Bag.objects.for_user(request.user).filter(code__in=plan.bag_codes)
     return render(
         request,
@@ -211,6 +217,7 @@ def dose_allocate(request, pk: int):
             "plan": plan,
             "form": form,
             "picks": pick_list(proposed.select_related("location")),
+            "recalled": recalled,
         },
     )
 

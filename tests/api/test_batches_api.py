@@ -192,7 +192,7 @@ def test_batch_page_shows_when_the_record_no_longer_matches_the_qp_signature(
         batch,
         actor=production_user,
         reason="transcription error in the batch record",
-        viability_pct=Decimal("88.5"),
+        population_doublings=Decimal("13.5"),
     )
     signature = auditor_client.get(url).json()["release_signature"]
     assert signature["matches_record"] is False

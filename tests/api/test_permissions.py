@@ -9,7 +9,9 @@ from django.contrib.auth.models import User
 
 from tests.api.conftest import make_batch, make_dose, token_client
 from tests.api.test_schema import generated_schema
+from tests.conftest import PASSWORD
 from tests.factories import PatientFactory, receive_at, released_batch_with_bags
+from vigilance import services as vigilance
 
 ROLES = ["anonymous", "outsider", "production", "qp", "pharmacy", "clinician", "auditor"]
 
@@ -31,6 +33,10 @@ MATRIX = {
     "/api/v1/trace/bags/{code}/":     [401, 403, 403, 403, 403, 403, 200],
     "/api/v1/reports/cohort/":        [401, 403, 403, 403, 200, 200, 200],
     "/api/v1/reports/cohort/patients/": [401, 403, 403, 403, 200, 200, 200],
+    "/api/v1/recalls/":               [401, 403, 403, 200, 200, 200, 200],
+    "/api/v1/recalls/{id}/lookback/": [401, 403, 403, 403, 200, 200, 200],
+    "/api/v1/recalls/{id}/exposed-patients/": [401, 403, 403, 403, 200, 200, 200],
+    "/api/v1/reaction-reports/":      [401, 403, 403, 403, 200, 200, 200],
     "POST /api/v1/auth/login/ (no body)": [400] * 7,
     "POST /api/v1/auth/logout/":      [401, 204, 204, 204, 204, 204, 204],
 }  # fmt: skip
@@ -56,6 +62,11 @@ def world(production_user, qp_user, pharmacist, clinician, auditor, outsider):
     dose = make_dose(patient, batch, actor=pharmacist)
     _, shipped = released_batch_with_bags([60_000_000], hospital=None)
     shipment = receive_at(shipped, patient.hospital)
+    report = vigilance.submit_part_a(
+        dose.adverse_events.first(), actor=clinician, password=PASSWORD
+    )
+    # The patient's batch: the recall reaches their hospital (HUS), so its roles read it.
+    recall = vigilance.recall_batch(batch, actor=qp_user, password=PASSWORD, reason="test")
     users = {
         "anonymous": None,
         "outsider": outsider,
@@ -77,6 +88,8 @@ def world(production_user, qp_user, pharmacist, clinician, auditor, outsider):
         "adverse-events": dose.adverse_events.first().pk,
         "audit-events": 1,
         "shipments": shipment.code,
+        "recalls": recall.pk,
+        "reaction-reports": report.pk,
     }
     return users, values
 

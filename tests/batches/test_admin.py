@@ -626,9 +626,9 @@ def test_demo_mirrors_the_paper(db):
 
     assert Donor.objects.count() == 5
     assert Batch.objects.values("facility").distinct().count() == 3
-    assert Batch.objects.filter(status="released").count() == 4
-    # 48 bags of released batches: the 25-dose cohort (if its demo ran) plus spare stock.
-    assert Bag.objects.filter(batch__status="released").count() == 48
+    assert Batch.objects.filter(status="released").count() == 5
+    # 60 bags of released batches, one per donor: the 25-dose cohort plus spare stock.
+    assert Bag.objects.filter(batch__status="released").count() == 60
     assert bags_available_for_allocation().exists()
     rejected = Batch.objects.get(status="rejected")
     assert rejected.checks.filter(passed=False, item__parameter="CD105").exists()

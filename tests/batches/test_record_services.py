@@ -144,7 +144,6 @@ def batch_fields(**changes):
         "passages": 1,
         "cryopreserved_on": datetime.date(2026, 4, 1),
         "expires_on": datetime.date(2028, 4, 1),
-        "viability_pct": Decimal("92"),
         **changes,
     }
 

@@ -3,7 +3,9 @@ anything is written; a good file written in one transaction through the manual e
 service, audited with the file's name and checksum."""
 
 import base64
+import datetime
 import hashlib
+import io
 from decimal import Decimal
 
 import pytest
@@ -274,3 +276,64 @@ def test_preview_queries_do_not_grow_with_rows(
         with django_assert_max_num_queries(12):
             imports.preview("r.csv", csv_of(*lines), user=production_user)
     assert AssayMethod.objects.count() == 3
+
+
+def xlsx_of(*rows):
+    """A workbook as a lab's spreadsheet saves it: numbers as numbers, dates as dates."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(HEADER.strip().split(","))
+    for row in rows:
+        sheet.append(list(row))
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def xlsx_rows(batch):
+    day = datetime.datetime(2026, 3, 28)
+    return [
+        (batch.code, "CD73", 98.2, "%", "FACSCanto II", day),
+        (batch.code, "HLA-DR", 0.4, "%", "FACSCanto II", day.date()),
+        (batch.code, "Sterility", "negative", None, "BacT/ALERT 3D", "2026-03-30"),
+        (batch.code, "Endotoxin", 0.12, "EU/mL", "LAL kinetic chromogenic", day),
+    ]
+
+
+def test_xlsx_file_previews_and_imports_like_its_csv(setup, production_user):
+    content = xlsx_of(*xlsx_rows(setup))
+    preview = imports.preview("flow.xlsx", content, user=production_user)
+    assert preview.errors == []
+    assert [row.passed for row in preview.rows] == [True, True, True, True]
+    assert not ReleaseCheck.objects.exists()
+
+    imports.import_results(preview, actor=production_user)
+
+    checks = {c.item.parameter: c for c in ReleaseCheck.objects.filter(batch=setup)}
+    assert checks["CD73"].result_value == Decimal("98.2")
+    assert checks["CD73"].tested_on == datetime.date(2026, 3, 28)
+    assert checks["Sterility"].result_text == "negative"
+    digest = hashlib.sha256(content).hexdigest()
+    reasons = set(
+        AuditEvent.objects.filter(object_type="batches.releasecheck").values_list(
+            "reason", flat=True
+        )
+    )
+    assert reasons == {f"imported from flow.xlsx (SHA-256 {digest})"}
+
+
+def test_xlsx_bad_rows_are_named_by_their_sheet_row_and_nothing_is_written(setup, production_user):
+    rows = xlsx_rows(setup)
+    rows[1] = (setup.code, "HLA-DR", 0.4, "EU/mL", "FACSCanto II", "2026-03-28")
+    rows[3] = ("E9999999999999", *rows[3][1:])
+    errors = imports.preview("flow.xlsx", xlsx_of(*rows), user=production_user).errors
+    assert any(e.startswith("Row 3: unit EU/mL does not match") for e in errors), errors
+    assert "Row 5: unknown batch E9999999999999." in errors
+    assert not ReleaseCheck.objects.exists()
+
+
+def test_a_file_named_xlsx_that_is_not_a_workbook_is_refused(setup, production_user):
+    with pytest.raises(imports.ImportFileError, match="not a readable XLSX"):
+        imports.preview("flow.xlsx", csv_of(*good_lines(setup)), user=production_user)

@@ -36,7 +36,8 @@ def test_a_bag_discarded_expired_or_in_quarantine_is_refused(status, reason, wor
 def test_a_bag_of_a_recalled_batch_is_refused():
     batch, (bag,) = released_batch_with_bags()
     batch.status = Batch.Status.RECALLED
-    assert "recalled, not released" in bag_unusable_reason(bag, on=TODAY)
+    refusal = bag_unusable_reason(bag, on=TODAY)
+    assert "is recalled" in refusal and f"recall RC-{batch.code}" in refusal
 
 
 def test_a_bag_of_an_expired_batch_is_refused():

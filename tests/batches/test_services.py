@@ -4,6 +4,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from audit.context import audit_context
 from audit.models import AuditEvent, Signature
@@ -204,6 +205,23 @@ def test_qp_rejects_with_reason_and_every_bag_is_discarded(qp_user, password):
         assert bag.status == Bag.Status.DISCARDED
         assert "mycoplasma +" in bag.discard_reason
         assert bag.location is None
+
+
+def test_reject_placed_in_time_but_not_before_cryopreservation(qp_user, password):
+    batch = make_release_ready_batch(bags=1)
+    too_early = timezone.make_aware(
+        datetime.datetime.combine(batch.cryopreserved_on, datetime.time(0))
+    ) - datetime.timedelta(days=1)
+    with pytest.raises(ReleaseError, match="cryopreserved"):
+        reject_batch(batch, actor=qp_user, password=password, reason="CD105", at=too_early)
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.QUARANTINE
+
+    at = too_early + datetime.timedelta(days=2, hours=12)
+    reject_batch(batch, actor=qp_user, password=password, reason="CD105", at=at)
+    assert batch.decision_signature().signed_at == at
+    discard = batch.bags.get().events.order_by("pk").last()
+    assert (discard.to_status, discard.occurred_at) == (Bag.Status.DISCARDED, at)
 
 
 def test_reject_needs_a_reason(qp_user, password):

@@ -12,6 +12,7 @@ from audit.models import Signature
 from batches import services
 from batches.admin.signing import DECISION_ACTIONS, DECISIONS
 from batches.models import Bag, Shipment
+from tests.conftest import totp_code
 from tests.factories import FacilityFactory, HospitalFactory, member_of, released_batch_with_bags
 
 CHANGELIST = "admin:batches_shipment_changelist"
@@ -86,19 +87,23 @@ def test_the_excursion_decision_is_one_entry_of_the_qp_table():
     assert entry.action not in {a.__name__ for a in DECISION_ACTIONS}  # not a batch action
 
 
-def test_the_qp_decides_on_an_excursion_in_the_admin(
-    client, qp_user, pharmacist, prod, facility, fjd, bags, password
-):
-    qp = member_of(qp_user, facility=facility)
+def excursion(prod, pharmacist, facility, fjd, bags):
     pharm = member_of(pharmacist, hospital=fjd)
     at = timezone.now() - datetime.timedelta(hours=2)
     shipment = services.create_shipment(
         facility=facility, hospital=fjd, bags=bags, actor=prod, at=at
     )
     services.dispatch_shipment(shipment, actor=prod, at=at)
-    services.receive_shipment(
+    return services.receive_shipment(
         shipment, actor=pharm, logger_result="excursion", tank="P", rack="1", box="1"
     )
+
+
+def test_the_qp_decides_on_an_excursion_in_the_admin(
+    client, qp_user, pharmacist, prod, facility, fjd, bags, password
+):
+    qp = member_of(qp_user, facility=facility)
+    shipment = excursion(prod, pharmacist, facility, fjd, bags)
     client.force_login(qp)
     data = {"action": "decide_excursion_action", "_selected_action": [shipment.pk]}
 
@@ -108,7 +113,14 @@ def test_the_qp_decides_on_an_excursion_in_the_admin(
 
     response = client.post(
         reverse(CHANGELIST),
-        {**data, "apply": "1", "password": password, "outcome": "released", "reason": "ok"},
+        {
+            **data,
+            "apply": "1",
+            "password": password,
+            "otp_code": totp_code(qp),
+            "outcome": "released",
+            "reason": "ok",
+        },
     )
     assert (
         f"Shipment {shipment.code}: the quarantined bags are released, signed by Quinn Person."
@@ -118,6 +130,31 @@ def test_the_qp_decides_on_an_excursion_in_the_admin(
         Bag.objects.filter(pk__in=[b.pk for b in bags]).values_list("status", flat=True)
     ) == {"available"}
     assert Signature.objects.filter(object_type="batches.shipment").count() == 1
+
+
+def test_the_sessions_first_excursion_signature_needs_the_authenticator_code(
+    client, qp_user, pharmacist, prod, facility, fjd, bags, password
+):
+    """As for a batch release: the password alone does not sign the session's first."""
+    qp = member_of(qp_user, facility=facility)
+    shipment = excursion(prod, pharmacist, facility, fjd, bags)
+    client.force_login(qp)
+    data = {"action": "decide_excursion_action", "_selected_action": [shipment.pk]}
+
+    page = client.post(reverse(CHANGELIST), data)
+    assert "otp_code" in page.context["form"].fields
+
+    response = client.post(
+        reverse(CHANGELIST),
+        {**data, "apply": "1", "password": password, "outcome": "released", "reason": "ok"},
+    )
+
+    assert response.status_code == 200
+    assert "otp_code" in response.context["form"].errors
+    assert Signature.objects.filter(object_type="batches.shipment").count() == 0
+    assert set(
+        Bag.objects.filter(pk__in=[b.pk for b in bags]).values_list("status", flat=True)
+    ) == {"quarantine"}
 
 
 def test_production_cannot_take_the_qp_decision(client, prod, facility, fjd, bags):

@@ -23,7 +23,7 @@ from tests.factories import PatientFactory, ProtocolFactory, released_batch_with
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-FORM_TIME = "%Y-%m-%dT%H:%M"
+FORM_TIME = "%Y-%m-%d %H:%M"
 VITAL_LABELS = {
     "heart_rate": "Heart rate",
     "systolic_bp": "Systolic BP",
@@ -105,7 +105,9 @@ def test_wrong_wristband_and_a_bag_of_another_dose_refused_then_the_right_ones(
     expect(vitals.get_by_role("row", name=re.compile("Heart rate"))).to_contain_text("88")
     expect(vitals.get_by_role("row", name=re.compile("Heart rate"))).to_contain_text("90")
     custody = ward.locator("table.timeline tbody tr")
-    expect(custody).to_have_count(4)
+    # received at the hospital, reserved, thawed, dispensed, infused
+    expect(custody).to_have_count(5)
+    expect(custody.first).to_contain_text("received")
     expect(custody.last).to_contain_text("Infused")
     no_sideways_scroll(ward)
     shot(ward, "33-ward-dose-page")

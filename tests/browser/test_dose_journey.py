@@ -26,11 +26,11 @@ from tests.factories import HospitalFactory, ProtocolFactory, released_batch_wit
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PATIENT = "SAL-P78"
-FORM_TIME = "%Y-%m-%dT%H:%M"  # what a datetime-local input holds
+FORM_TIME = "%Y-%m-%d %H:%M"  # what a date-time input holds (ISO, 24-hour)
 
 
 def typed(moment):
-    """A time as typed into a datetime-local input, in the site's time zone."""
+    """A time as typed into a date-time input, in the site's time zone."""
     return timezone.localtime(moment).strftime(FORM_TIME)
 
 
@@ -100,7 +100,7 @@ def test_pharmacy_and_ward_give_dose_1_and_order_dose_2_in_the_window(
     login(page, live_server, pharmacist.username, password)
     expect(page.get_by_role("heading", name="Pharmacy worklist")).to_be_visible()
     expect(page.locator("header nav").get_by_role("link")).to_have_text(
-        ["Worklist", "Patients", "Register a patient"]
+        ["Worklist", "Patients", "Register a patient", "Shipments", "Cohort report"]
     )
     register_patient(page)
     expect(page.get_by_role("heading", name=f"Eligibility of {PATIENT}")).to_be_visible()

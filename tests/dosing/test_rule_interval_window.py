@@ -140,4 +140,4 @@ def test_order_page_prefills_now_when_now_is_inside_the_window(
     client.force_login(pharmacist)
     page = client.get(f"/pharmacy/patient/{patient.code}/order/")
     prefilled = page.context["form"]["planned_for"].value()
-    assert prefilled == timezone.localtime().strftime("%Y-%m-%dT%H:%M")
+    assert prefilled == timezone.localtime().strftime("%Y-%m-%d %H:%M")

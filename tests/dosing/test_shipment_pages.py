@@ -33,10 +33,10 @@ def pharm(pharmacist, fjd):
     return member_of(pharmacist, hospital=fjd)
 
 
-def dispatched(facility, hospital, production_user, n=2):
+def dispatched(facility, hospital, production_user, n=2, *, at=None):
     prod = member_of(production_user, facility=facility)
     _, bags = released_batch_with_bags([60_000_000] * n, facility=facility, hospital=None)
-    at = timezone.now() - datetime.timedelta(hours=2)
+    at = at or timezone.now() - datetime.timedelta(hours=2)
     shipment = services.create_shipment(
         facility=facility, hospital=hospital, bags=bags, actor=prod, at=at, logger_id="LOG-9"
     )
@@ -92,6 +92,28 @@ def test_a_receipt_before_dispatch_is_shown_beside_the_time(
     )
     shipment.refresh_from_db()
     assert shipment.status == Shipment.Status.DISPATCHED
+
+
+def test_a_receipt_typed_in_the_minute_of_the_dispatch_is_accepted(
+    client, pharm, facility, fjd, production_user
+):
+    """The page proposes the current minute: a shipment received seconds after its
+    dispatch (a hospital on the facility's campus) is not refused as received before it."""
+    minute = timezone.now().replace(second=0, microsecond=0) - datetime.timedelta(minutes=1)
+    shipment = dispatched(
+        facility, fjd, production_user, at=minute + datetime.timedelta(seconds=30)
+    )
+    client.force_login(pharm)
+
+    response = client.post(
+        reverse("dosing:shipment-receive", args=[shipment.code]),
+        receipt(received_at=timezone.localtime(minute).strftime("%Y-%m-%dT%H:%M")),
+    )
+
+    assert response.status_code == 302
+    shipment.refresh_from_db()
+    assert shipment.status == Shipment.Status.RECEIVED
+    assert shipment.received_at == minute + datetime.timedelta(seconds=30)  # the dispatch
 
 
 def test_another_hospitals_shipment_answers_404(client, pharmacist, facility, production_user):

@@ -21,7 +21,8 @@ def receive_at(bags, hospital, *, at=None):
     """Receive `bags` (of one facility) at `hospital` in range, in a new box of its store;
     returns the shipment. Each bag keeps its status, and is put in a hospital position."""
     bags = list(bags)
-    at = at or timezone.now() - datetime.timedelta(days=1)
+    # Received well before the steps tests date in the past (custody runs forward).
+    at = at or timezone.now() - datetime.timedelta(days=30)
     facility = bags[0].batch.facility
     with audit_context(actor=None, reason="test set-up: received", origin=Origin.TEST):
         shipment = Shipment.objects.create(

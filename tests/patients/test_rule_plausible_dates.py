@@ -25,7 +25,7 @@ def hospital(db):
 
 def register(hospital, **extra):
     values = {
-        "code": "TST-P900",
+        "code": "SAL-P900",
         "hospital": hospital,
         "sex": "M",
         "weight_kg": "78",

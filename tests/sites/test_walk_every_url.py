@@ -14,6 +14,7 @@ from django.urls import get_resolver
 from django.urls.resolvers import URLPattern, URLResolver
 from django.utils import timezone
 
+from batches.models import Shipment
 from dosing import services as dosing_services
 from tests.api.conftest import token_client
 from tests.conftest import _default_facility, _default_hospital, role_user
@@ -79,6 +80,7 @@ def _hospital_site(hospital, facility, number):
         "bag": bag.code,
         "batch": batch.code,
         "hospital_location": bag.location_id,
+        "shipment": Shipment.objects.filter(hospital=hospital).values_list("code", flat=True)[0],
     }
     return site
 
@@ -164,6 +166,9 @@ ITEM_ROUTES = {
     "v1:dose-detail": ("hospital", lambda r: {"pk": r["dose"]}),
     "v1:infusion-detail": ("hospital", lambda r: {"pk": r["infusion"]}),
     "v1:adverse-event-detail": ("hospital", lambda r: {"pk": r["adverse_event"]}),
+    "record:clinical-record": ("hospital", lambda r: {"code": r["patient"]}),
+    "dosing:shipment-receive": ("hospital", lambda r: {"code": r["shipment"]}),
+    "v1:shipment-detail": ("hospital", lambda r: {"code": r["shipment"]}),
 }
 # Routes with arguments that are not one site's record, and why they are not walked here.
 NOT_SITE_RECORDS = {
@@ -171,6 +176,23 @@ NOT_SITE_RECORDS = {
     "labels:storage-box": "a tank, rack and box name, looked up within the reader's storage",
     "v1:audit-event-detail": "an audit event: walked by tests/audit (per-model scoping)",
     "fhir:search": "walked below with the FHIR resource types",
+    "reports:cohort-chart": "a chart's name: each chart draws the reader's own patients",
+    **dict.fromkeys(
+        (
+            "v1:reaction-report-detail",
+            "v1:recall-detail",
+            "v1:recall-exposed-patients",
+            "v1:recall-lookback",
+            "vigilance:lookback",
+            "vigilance:notice-acknowledge",
+            "vigilance:part-a",
+            "vigilance:part-b",
+            "vigilance:report",
+            "vigilance:report-pdf",
+        ),
+        "a recall, notice or reaction report: scoped per hospital by tests/vigilance"
+        " (test_lookback, test_notices, test_reaction_reports)",
+    ),
     "fhir:read": "walked below with the FHIR resource types",
 }
 # Collections: route name → (kind, the record keys whose codes appear in the answer,

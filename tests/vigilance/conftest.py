@@ -1,18 +1,33 @@
-"""Fixtures for the FHIR server: patients treated through the services, token clients,
-and a crawler that reads a patient's record the way a hospital system would."""
+"""Fixtures of vigilance: for the FHIR server, patients treated through the services,
+token clients, and a crawler that reads a patient's record the way a hospital system
+would; for a recall, its world: one batch given out at two hospitals, each dose at
+another step, and a second batch for the course that continues."""
 
 import datetime
+import itertools
 import json
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pytest
 from django.utils import timezone
 from fhir.resources import get_fhir_model_class
 
+from batches.models import Batch
 from dosing import services
+from dosing import services as dosing
+from dosing.models import Dose
+from sites.models import Hospital
 from tests.api.conftest import token_client
-from tests.dosing.flow import hours, infused_thawed
-from tests.factories import PatientFactory, ProtocolFactory, released_batch_with_bags
+from tests.dosing.flow import allocated, dispensed_thawed, hours, infuse, infused_thawed
+from tests.factories import (
+    HospitalFactory,
+    PatientFactory,
+    ProtocolFactory,
+    receive_at,
+    released_batch_with_bags,
+)
+from vigilance import services as vigilance
 
 FHIR_BASE = "/api/fhir/"
 # What points at a patient, and how each type is searched for it.
@@ -136,3 +151,99 @@ def http_reader(base_url, token) -> Reader:
         return response.status_code, response.headers["Content-Type"], response.content
 
     return Reader(get)
+
+
+# A recall's world.
+@dataclass
+class World:
+    hus: Hospital
+    hgm: Hospital
+    batch: Batch
+    other: Batch
+    infused: Dose  # dose 1 of a patient at HUS, infused 72 h ago (mid-course)
+    infused_hgm: Dose  # dose 1 of a patient at HGM, infused
+    dispensed: Dose  # at HUS, dispensed to the ward
+    dispensed_hgm: Dose  # at HGM
+    prepared: Dose  # at HGM, thawed in the pharmacy
+    allocated: Dose  # at HUS, bags reserved
+    ordered: Dose  # at HGM, no bags yet
+    unrelated: Dose  # infused at HUS from the other batch
+
+
+_patient_numbers = itertools.count(1)
+
+
+def hospitals():
+    """HUS (the role fixtures' hospital) and a second one, HGM, both of the network."""
+    return (
+        HospitalFactory(),
+        HospitalFactory(code="HGM", name="Hospital General Universitario Gregorio Marañón"),
+    )
+
+
+def patient_at(hospital):
+    code = f"{hospital.patient_code_prefix}-R{next(_patient_numbers):03d}"
+    return PatientFactory(code=code, hospital=hospital, weight_kg=78)
+
+
+@pytest.fixture
+def world(db, pharmacist, clinician):
+    ProtocolFactory()
+    HUS, HGM = hospitals()
+    now = timezone.now()
+    batch, bags = released_batch_with_bags(
+        [75_000_000] * 10, expires_on=datetime.date(2099, 1, 1), hospital=None
+    )
+    receive_at(bags[:5], HUS, at=now - hours(24 * 10))
+    receive_at(bags[5:], HGM, at=now - hours(24 * 10))
+    infused = infused_thawed(patient_at(HUS), pharmacist, clinician, at=now - hours(72))
+    infused_hgm = infused_thawed(patient_at(HGM), pharmacist, clinician, at=now - hours(5))
+    dispensed = dispensed_thawed(patient_at(HUS), pharmacist, at=now - hours(0.5))
+    dispensed_hgm = dispensed_thawed(patient_at(HGM), pharmacist, at=now - hours(0.5))
+    prepared = allocated(patient_at(HGM), pharmacist, at=now - hours(0.5))
+    dosing.record_thaw(prepared, actor=pharmacist, at=now - hours(0.4))
+    allocated_dose = allocated(patient_at(HUS), pharmacist)
+    ordered = dosing.order_dose(patient_at(HGM), actor=pharmacist)
+    # The other batch expires later, so no dose above came from it.
+    other, other_bags = released_batch_with_bags(
+        [75_000_000] * 6, expires_on=datetime.date(2099, 6, 1), hospital=None
+    )
+    receive_at(other_bags, HUS, at=now - hours(24 * 10))
+    unrelated_patient = patient_at(HUS)
+    unrelated = dosing.order_dose(unrelated_patient, actor=pharmacist, at=now - hours(3))
+    dosing.allocate_dose(
+        unrelated,
+        actor=pharmacist,
+        bags=list(other.bags.order_by("code")[:1]),
+        choice_reason="test: the other batch",
+        at=now - hours(3),
+    )
+    dosing.record_thaw(unrelated, actor=pharmacist, at=now - hours(3) + hours(0.1))
+    dosing.dispense_dose(unrelated, actor=pharmacist, at=now - hours(3) + hours(0.15))
+    infuse(unrelated, clinician, now - hours(3) + hours(0.2))
+    for dose in (infused, infused_hgm, dispensed, dispensed_hgm, prepared, allocated_dose):
+        dose.refresh_from_db()
+        assert dose.batch == batch, dose
+    return World(
+        hus=HUS,
+        hgm=HGM,
+        batch=batch,
+        other=other,
+        infused=infused,
+        infused_hgm=infused_hgm,
+        dispensed=dispensed,
+        dispensed_hgm=dispensed_hgm,
+        prepared=prepared,
+        allocated=allocated_dose,
+        ordered=ordered,
+        unrelated=unrelated,
+    )
+
+
+@pytest.fixture
+def recall(world, qp_user, password, django_capture_on_commit_callbacks):
+    """The QP recalls the batch (the mails go out as the transaction commits)."""
+    with django_capture_on_commit_callbacks(execute=True):
+        return vigilance.recall_batch(
+            world.batch, actor=qp_user, password=password, reason="sterility test positive"
+        )

@@ -18,3 +18,4 @@ DATETIME_INPUT_FORMATS = [
     "%d/%m/%Y %H:%M:%S",
     "%d/%m/%Y %H:%M",
 ]
+TIME_INPUT_FORMATS = ["%H:%M", "%H:%M:%S"]
