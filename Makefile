@@ -45,8 +45,10 @@ serve: serve-check $(STAMP)
 	DEBUG=0 $(BIN)/python manage.py check --deploy
 	DEBUG=0 $(BIN)/gunicorn -c config/gunicorn.py config.wsgi
 
+# The suite on every core (pytest-xdist: one database per worker; PYTEST_ARGS="-n 0" runs
+# it in one process).
 test: lint
-	DEBUG=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+	DEBUG=1 $(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
