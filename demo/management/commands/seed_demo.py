@@ -103,7 +103,8 @@ class Command(BaseCommand):
         member(users["auditor"], "auditor", "network", network_wide=True)
         for hospital in Hospital.objects.order_by("code"):
             for group in HOSPITAL_ROLES:
-                if hospital.code == HOME_HOSPITAL and group in users:
+                # the plain `auditor` is the network's, so Salamanca's is `auditor-hus`
+                if hospital.code == HOME_HOSPITAL and group != "auditor":
                     user = users[group]
                 else:
                     user = self._user(f"{group}-{hospital.code.lower()}", group)
