@@ -135,27 +135,7 @@ class ShipmentAdmin(ProductionAdmin):
     list_select_related = ["facility", "hospital"]
     actions = [dispatch_action, decide_excursion_action]
     inlines = [ShipmentBagInline]
-    readonly_fields = [
-        "code",
-        "facility",
-        "hospital",
-        "shipper_id",
-        "logger_id",
-        "status",
-        "created_at",
-        "created_by",
-        "dispatched_at",
-        "dispatched_by",
-        "received_at",
-        "received_by",
-        "logger_result",
-        "receipt_note",
-        "recorded_before_shipments",
-        "decision",
-        "decided_at",
-        "decided_by",
-        "decision_reason",
-    ]
+    readonly_fields = list(Shipment.RECORD_FIELDS)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:

@@ -53,28 +53,7 @@ class ShipmentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Shipment
-        fields = [
-            "code",
-            "facility",
-            "hospital",
-            "status",
-            "shipper_id",
-            "logger_id",
-            "created_at",
-            "created_by",
-            "dispatched_at",
-            "dispatched_by",
-            "received_at",
-            "received_by",
-            "logger_result",
-            "receipt_note",
-            "recorded_before_shipments",
-            "decision",
-            "decided_at",
-            "decided_by",
-            "decision_reason",
-            "bags",
-        ]
+        fields = [*Shipment.RECORD_FIELDS, "bags"]
         extra_kwargs = described(
             code="Shipment code.",
             status="created, dispatched or received.",

@@ -22,6 +22,29 @@ from batches.querysets import ShipmentBagQuerySet, ShipmentQuerySet, ShipmentReq
 class Shipment(AuditedModel):
     """A dry shipper of bags travelling from one facility to one hospital."""
 
+    # The record as the admin shows it (read-only) and the API serves it, in that order.
+    RECORD_FIELDS = (
+        "code",
+        "facility",
+        "hospital",
+        "status",
+        "shipper_id",
+        "logger_id",
+        "created_at",
+        "created_by",
+        "dispatched_at",
+        "dispatched_by",
+        "received_at",
+        "received_by",
+        "logger_result",
+        "receipt_note",
+        "recorded_before_shipments",
+        "decision",
+        "decided_at",
+        "decided_by",
+        "decision_reason",
+    )
+
     class Status(models.TextChoices):
         CREATED = "created", "Created"
         DISPATCHED = "dispatched", "Dispatched"

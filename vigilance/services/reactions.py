@@ -91,6 +91,22 @@ def _require_patients_hospital(actor, patient) -> None:
         )
 
 
+def _sign_part(report, fields, part: str, actor, password, otp_code, session):
+    """The reporter's electronic signature of one part (its fields as submitted)."""
+    return sign(
+        signer=actor,
+        password=password,
+        meaning=Signature.Meaning.SUBMITTED,
+        object_type=report._meta.label_lower,
+        object_id=report.pk,
+        object_repr=report.code,
+        content=part_content(report, fields),
+        comment=part,
+        otp_code=otp_code,
+        session=session,
+    )
+
+
 @transaction.atomic
 def submit_part_a(
     event: AdverseEvent,
@@ -128,17 +144,8 @@ def submit_part_a(
     with audit_context(actor=actor, reason=f"reaction notification part A about AE {event.pk}"):
         report.full_clean(exclude=["part_a_signature", "part_b_signature"])
         report.save(audit_action="submit_part_a")
-        report.part_a_signature = sign(
-            signer=actor,
-            password=password,
-            meaning=Signature.Meaning.SUBMITTED,
-            object_type=report._meta.label_lower,
-            object_id=report.pk,
-            object_repr=report.code,
-            content=part_content(report, PART_A_FIELDS),
-            comment="part A",
-            otp_code=otp_code,
-            session=session,
+        report.part_a_signature = _sign_part(
+            report, PART_A_FIELDS, "part A", actor, password, otp_code, session
         )
         report.save(audit_action="sign_part_a")
     return report
@@ -176,17 +183,8 @@ def submit_part_b(
         report.corrective_measures = corrective_measures.strip()
         report.part_b_by = actor
         report.part_b_submitted_at = at
-        report.part_b_signature = sign(
-            signer=actor,
-            password=password,
-            meaning=Signature.Meaning.SUBMITTED,
-            object_type=report._meta.label_lower,
-            object_id=report.pk,
-            object_repr=report.code,
-            content=part_content(report, PART_B_FIELDS),
-            comment="part B",
-            otp_code=otp_code,
-            session=session,
+        report.part_b_signature = _sign_part(
+            report, PART_B_FIELDS, "part B", actor, password, otp_code, session
         )
         report.save(audit_action="submit_part_b")
     return report
