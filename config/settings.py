@@ -84,6 +84,8 @@ MIDDLEWARE = [
     # After the user is known: times read and typed in the user's site's zone.
     "sites.middleware.SiteTimeZoneMiddleware",
     "audit.middleware.AuditOriginMiddleware",
+    # With a read replica only: which database this request's reads may use.
+    "core.middleware.ReplicaRoutingMiddleware",
     # Last: turns a request axes marked as locked out into the lockout answer, which then
     # passes through every header middleware above.
     "axes.middleware.AxesMiddleware",
@@ -129,6 +131,26 @@ if DATABASE_OWNER_URL and len(sys.argv) > 1 and sys.argv[1] in OWNER_COMMANDS:
         **DATABASES["default"],
         **dj_database_url.parse(DATABASE_OWNER_URL, conn_max_age=0),
     }
+
+# A PostgreSQL streaming replica (docs/operations.md, "A read replica"): the auditor
+# API's reads, exports, reports and `verify_audit` read it (core.db_router); every write,
+# and every read of a user who wrote in the last REPLICA_STICKY_SECONDS, stays on the
+# primary. Unset: one database, no router.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL", "")
+REPLICA_STICKY_SECONDS = env_int("REPLICA_STICKY_SECONDS", 10)
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = dj_database_url.parse(
+        DATABASE_REPLICA_URL, conn_max_age=env_int("CONN_MAX_AGE", 0)
+    )
+    if not all("postgresql" in DATABASES[alias]["ENGINE"] for alias in ("default", "replica")):
+        raise ImproperlyConfigured(
+            "DATABASE_REPLICA_URL needs PostgreSQL for both DATABASE_URL and the replica."
+        )
+    # /healthz asks the replica for its lag: an unreachable replica must not hang it.
+    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    # Tests read the replica's alias from the test database: no second test database.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["core.db_router.ReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -1,5 +1,6 @@
-"""Request-wide rules: the request log, the security headers, the session's lifetime and
-the second factor. Their order is in `config/settings.py` (MIDDLEWARE)."""
+"""Request-wide rules: the request log, the security headers, the session's lifetime,
+the second factor and the read replica's routing. Their order is in `config/settings.py`
+(MIDDLEWARE)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.core.exceptions import MiddlewareNotUsed
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -20,7 +22,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.functional import empty
 from whitenoise.middleware import WhiteNoiseMiddleware
 
-from core import sessions
+from core import db_router, sessions
 
 request_log = logging.getLogger("celltrack.request")
 
@@ -194,3 +196,42 @@ class SecondFactorMiddleware:
                     )
                 return redirect(f"{reverse('two-factor')}?next={quote(request.get_full_path())}")
         return self.get_response(request)
+
+
+class ReplicaRoutingMiddleware:
+    """With a read replica (`DATABASE_REPLICA_URL`): tells `core.db_router` what this
+    request is, so the auditor API's reads, exports and reports may read the replica and
+    a user who wrote is read from the primary for `REPLICA_STICKY_SECONDS`. A streamed
+    answer (the CSV export) keeps its routing until its last row is sent. Not used at all
+    without a replica."""
+
+    def __init__(self, get_response):
+        if not db_router.replica_configured():
+            raise MiddlewareNotUsed
+        self.get_response = get_response
+
+    def __call__(self, request):
+        kind = db_router.request_kind(
+            request.method,
+            request.path_info,
+            request.GET.get("format", ""),
+            request.META.get("HTTP_ACCEPT", ""),
+        )
+        routing = db_router.start_request(request, kind)
+        try:
+            response = self.get_response(request)
+        except BaseException:
+            db_router.end_request(routing)
+            raise
+        if response.streaming and not getattr(response, "is_async", False):
+            response.streaming_content = _then_end(response.streaming_content, routing)
+        else:
+            db_router.end_request(routing)
+        return response
+
+
+def _then_end(content, routing):
+    try:
+        yield from content
+    finally:
+        db_router.end_request(routing)

@@ -1,10 +1,11 @@
 import uuid
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.cache import caches
 from django.core.exceptions import PermissionDenied
-from django.db import connection
+from django.db import connection, connections
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 
@@ -40,9 +41,35 @@ def home(request):
     return render(request, "core/home.html", {"groups": sorted(groups)})
 
 
+# On the standby: whether it is one, and how far its replay is behind. Zero when every
+# received change is replayed (an idle primary sends nothing, so the time since the last
+# replayed transaction is not lag then); NULL before anything was replayed.
+REPLICA_LAG_SQL = """
+SELECT pg_is_in_recovery(),
+       CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+            ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END
+"""
+
+
+def replica_health() -> dict:
+    """`{"status", "lag_seconds"}` of the read replica: "ok" when it answers as a standby,
+    "error" when it does not answer or is not in recovery (lag_seconds then null)."""
+    try:
+        with connections["replica"].cursor() as cursor:
+            cursor.execute(REPLICA_LAG_SQL)
+            in_recovery, lag = cursor.fetchone()
+    except Exception:  # noqa: BLE001 — any failure is "the replica does not answer"
+        return {"status": "error", "lag_seconds": None}
+    if not in_recovery:
+        return {"status": "error", "lag_seconds": None}
+    return {"status": "ok", "lag_seconds": None if lag is None else round(float(lag), 3)}
+
+
 def healthz(request):
     """For load balancers and monitoring: anonymous, never redirected to HTTPS, JSON
-    `{"status", "database", "cache"}` — 200 when both answer, 503 otherwise."""
+    `{"status", "database", "cache"}` — 200 when both answer, 503 otherwise. With a read
+    replica also `"replica": {"status", "lag_seconds"}`, for monitoring only: a replica
+    that fails does not fail the check (the primary can serve every request)."""
     database = cache_state = "ok"
     try:
         with connection.cursor() as cursor:
@@ -58,7 +85,7 @@ def healthz(request):
     except Exception:  # noqa: BLE001
         cache_state = "error"
     healthy = database == cache_state == "ok"
-    return JsonResponse(
-        {"status": "ok" if healthy else "error", "database": database, "cache": cache_state},
-        status=200 if healthy else 503,
-    )
+    answer = {"status": "ok" if healthy else "error", "database": database, "cache": cache_state}
+    if "replica" in settings.DATABASES:
+        answer["replica"] = replica_health()
+    return JsonResponse(answer, status=200 if healthy else 503)

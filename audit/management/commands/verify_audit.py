@@ -29,6 +29,7 @@ from audit.checkpoints import (
 )
 from audit.verify import verify_chain
 from audit.verify.reconcile import reconcile, record_run
+from core.db_router import reading_from_replica
 
 
 class Command(BaseCommand):
@@ -92,10 +93,14 @@ class Command(BaseCommand):
         except CheckpointError as exc:
             raise CommandError(str(exc)) from exc
 
-        result = verify_chain(checkpoints=True, extra_checkpoints=extra)
+        # The reads go to the read replica when there is one (core.db_router); the run's
+        # record and any checkpoint are written on the primary.
         reconciled = None
-        if not options["no_reconcile"]:
-            reconciled = reconcile()
+        with reading_from_replica():
+            result = verify_chain(checkpoints=True, extra_checkpoints=extra)
+            if not options["no_reconcile"]:
+                reconciled = reconcile()
+        if reconciled is not None:
             record_run(reconciled)
         if options["json"]:
             payload = result.as_dict()
