@@ -8,6 +8,7 @@ from labels import views
 app_name = "labels"
 
 urlpatterns = [
+    path("bag-labels/<str:ids>.pdf", views.selected_bag_labels, name="bags"),
     path("bags/<str:code>.pdf", views.bag_label, name="bag"),
     path("batches/<str:code>.pdf", views.batch_labels, name="batch"),
     path("storage/<int:pk>.pdf", views.storage_position_label, name="storage-position"),

@@ -55,6 +55,27 @@ def bag_label(request, code: str):
     return pdf_response(bag_labels_pdf([bag], title=f"Bag label {bag.code}"), f"bag-{code}.pdf")
 
 
+# One PDF of at most this many labels (the bag changelist's "Print labels" action).
+MAX_SELECTED_BAGS = 500
+
+
+@requires(VIEW_BAG)
+@refusing
+def selected_bag_labels(request, ids: str):
+    """One label per bag of `ids` ("12,13,14": the bag changelist's "Print labels"
+    action), in code order. A bag the user may not see (or no such bag) makes the whole
+    request a 404."""
+    parts = ids.split(",")
+    if len(parts) > MAX_SELECTED_BAGS or not all(p.isdigit() for p in parts):
+        raise Http404(f"Name between 1 and {MAX_SELECTED_BAGS} bags by their ids.")
+    wanted = {int(p) for p in parts}
+    bags = list(_bags(request).filter(pk__in=wanted).order_by("code"))
+    if len(bags) != len(wanted):
+        raise Http404("No such bag among those you may see.")
+    content = bag_labels_pdf(bags, title=f"Bag labels ({len(bags)} bags)")
+    return pdf_response(content, f"bag-labels-{len(bags)}.pdf")
+
+
 @requires(VIEW_BATCH, VIEW_BAG)
 @refusing
 def batch_labels(request, code: str):

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from audit.admin import AuditHistoryMixin, ReadOnlyAdmin, ReadOnlyInline, RecordServices
 from batches import services
+from batches.admin.bag_actions import move_bags_action, print_labels_action
 from batches.admin.base import ProductionAdmin, action_page
 from batches.forms import CreateBagsForm
 from batches.models import Bag, BagEvent, StorageLocation
@@ -151,6 +152,7 @@ class BagAdmin(ProductionAdmin):
     ]
     fields = [*readonly_fields[:-1], "location", "change_reason", "created_at"]
     inlines = [BagEventInline]
+    actions = [move_bags_action, print_labels_action]
 
     def has_add_permission(self, request):
         return False  # bags are made by the batch's "Create bags" action

@@ -15,16 +15,16 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from audit.admin import AuditedInline, RecordServices, needs_reason
+from audit.admin import ReadOnlyInline, RecordServices, needs_reason
 from audit.models import Signature
 from audit.signatures import signature_matches
 from batches import services
 from batches.admin.bags import BagInline, create_bags_action
-from batches.admin.base import ProductionAdmin, no_related_links, report_refusal
+from batches.admin.base import ProductionAdmin, report_refusal
 from batches.admin.checks import CheckGridAdmin
 from batches.admin.imports import ResultsImportAdmin
 from batches.admin.signing import DECISION_ACTIONS
-from batches.models import Batch, ReleaseCheck, ReleaseSpecification, SpecificationItem
+from batches.models import Batch, ReleaseCheck, ReleaseSpecification
 from batches.querysets import DECISION_MEANINGS
 from batches.rules import expires_soon, identity_refusal, release_failures
 from core.exceptions import DomainError
@@ -51,46 +51,18 @@ def delete_check_row(request, check, reason):
     services.delete_check(check, actor=request.user, reason=reason)
 
 
-class ReleaseCheckInline(AuditedInline):
-    model = ReleaseCheck
-    # The item reads "parameter criterion" (e.g. "CD73 ≥ 95 %"), so the criterion needs
-    # no column of its own: every column fits a 1024 px screen.
-    fields = ["item", "result_value", "result_text", "tested_on", "passed"]
-    readonly_fields = ["passed"]
+class ReleaseCheckRows(ReadOnlyInline):
+    """The checks, read-only, for a user who may read them but not record them (the QP,
+    an auditor): whoever records them has them once, on the grid
+    (`batches.admin.checks`); their history is on the audit trail."""
 
-    def get_formset(self, request, obj=None, **kwargs):
-        formset = super().get_formset(request, obj, **kwargs)
-        if obj is not None and "item" in formset.form.base_fields:
-            formset.form.base_fields["item"].queryset = SpecificationItem.objects.filter(
-                specification_id=obj.specification_id
-            )
-        return no_related_links(formset, "item")
+    model = ReleaseCheck
+    fields = ["item", "result_value", "result_text", "tested_on", "passed"]
+    readonly_fields = fields
+    verbose_name_plural = "release checks"
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("item", "batch")
-
-    def _editable(self, request, obj):
-        return obj is None or not obj.is_locked or BatchAdmin.correcting(request)
-
-    def has_add_permission(self, request, obj=None):
-        return self._editable(request, obj) and super().has_add_permission(request, obj)
-
-    def has_change_permission(self, request, obj=None):
-        return self._editable(request, obj) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        # The service's rule (`ReleaseCheck.deletion_refusal`), asked of this batch.
-        return (
-            obj is not None
-            and ReleaseCheck(batch=obj).deletion_refusal() is None
-            and super().has_delete_permission(request, obj)
-        )
-
-    def save_row(self, request, parent, obj, changed, reason):
-        return record_check_row(request, parent, obj, reason)
-
-    def delete_row(self, request, obj, reason):
-        delete_check_row(request, obj, reason)
 
 
 @admin.register(Batch)
@@ -119,9 +91,15 @@ class BatchAdmin(CheckGridAdmin, ResultsImportAdmin, ProductionAdmin):
         "signature_status",
         "created_at",
     ]
-    inlines = [ReleaseCheckInline, BagInline]
+    inlines = [ReleaseCheckRows, BagInline]
     record_fields = Batch.RECORD_FIELDS
     record_services = RecordServices(services, "create_batch", "correct_batch", "delete_batch")
+
+    def get_inlines(self, request, obj):
+        # Whoever may record checks has them once, on the grid (linked at the top).
+        if self._may_record(request):
+            return [BagInline]
+        return self.inlines
 
     @property
     def actions(self):

@@ -101,7 +101,7 @@ class ResultsImportAdmin:
                 else:
                     self.message_user(
                         request,
-                        f"{data['name']}: {len(saved)} result(s) recorded "
+                        f"File “{data['name']}”: {len(saved)} result(s) recorded "
                         f"(SHA-256 {preview.checksum[:16]}…).",
                     )
                     for check in saved:

@@ -78,6 +78,8 @@ from batches.services.storage import (
     correct_storage_location,
     create_storage_location,
     delete_storage_location,
+    free_positions_from,
+    move_bags,
 )
 
 __all__ = [
@@ -116,9 +118,11 @@ __all__ = [
     "delete_specification_item",
     "delete_storage_location",
     "dispatch_shipment",
+    "free_positions_from",
     "hold",
     "is_correction",
     "move_bag",
+    "move_bags",
     "recall_batch",
     "record_check",
     "record_custody_event",

@@ -418,22 +418,8 @@ def batch_form_data(batch, **changes):
         "cryopreserved_on": str(batch.cryopreserved_on),
         "expires_on": str(batch.expires_on),
         "viability_pct": str(batch.viability_pct),
-        **management("checks", total=batch.checks.count(), initial=batch.checks.count()),
         **management("bags", total=batch.bags.count(), initial=batch.bags.count()),
     }
-    for i, check in enumerate(batch.checks.order_by("item")):
-        data.update(
-            {
-                f"checks-{i}-id": str(check.pk),
-                f"checks-{i}-batch": str(batch.pk),
-                f"checks-{i}-item": str(check.item_id),
-                f"checks-{i}-result_value": ""
-                if check.result_value is None
-                else str(check.result_value),
-                f"checks-{i}-result_text": check.result_text,
-                f"checks-{i}-tested_on": str(check.tested_on),
-            }
-        )
     for i, bag in enumerate(batch.bags.all()):
         data[f"bags-{i}-id"] = str(bag.pk)
         data[f"bags-{i}-batch"] = str(batch.pk)
@@ -528,15 +514,26 @@ def test_batch_list_shows_status_right_after_the_code(client, production_user, p
     assert f'<td class="field-facility_fin">{batch.facility.fin}</td>' in content
 
 
-def test_release_check_rows_have_no_related_item_links(client, production_user, password):
+def test_the_checks_are_shown_once_on_the_grid_for_whoever_records_them(
+    client, production_user, qp_user, password
+):
     batch = make_release_ready_batch(status=Batch.Status.IN_PRODUCTION)
-    login(client, production_user, password)
-    content = client.get(reverse("admin:batches_batch_change", args=[batch.pk])).content.decode()
-    assert 'name="checks-0-item"' in content
-    for link in ["add_id_checks-", "change_id_checks-", "view_id_checks-"]:
-        assert link not in content
-    # The batch's own selects keep theirs.
+    url = reverse("admin:batches_batch_change", args=[batch.pk])
+    client.force_login(production_user)
+    content = client.get(url).content.decode()
+    # No check rows beside the grid: the batch page links to it, once.
+    assert 'name="checks-0-item"' not in content
+    assert 'id="checks-group"' not in content
+    assert content.count(reverse("admin:batches_batch_checks", args=[batch.pk])) == 1
+    # The batch's own selects keep their related links.
     assert "change_id_donor" in content
+    # The QP, who reads them without recording, has them read-only on the batch page.
+    client.force_login(qp_user)
+    content = client.get(url).content.decode()
+    assert 'id="checks-group"' in content
+    assert 'name="checks-0-item"' not in content
+    for check in batch.checks.select_related("item"):
+        assert check.item.parameter in content
 
 
 def test_donor_page_labels_units_and_keeps_each_eligibility_status_on_one_line(

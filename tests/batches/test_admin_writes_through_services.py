@@ -309,53 +309,18 @@ def test_a_refused_bag_move_leaves_the_bag_where_it_was(production, monkeypatch)
 # Deletes: through a service that refuses what the rule forbids -------------------------
 
 
-def batch_page(batch, **extra):
-    checks = list(batch.checks.order_by("item"))
-    data = {
-        "din": batch.din,
-        "donor": str(batch.donor_id),
-        "procurement": str(batch.procurement_id),
-        "facility": str(batch.facility_id),
-        "specification": str(batch.specification_id),
-        "impd_reference": batch.impd_reference,
-        "population_doublings": str(batch.population_doublings),
-        "passages": str(batch.passages),
-        "cryopreserved_on": str(batch.cryopreserved_on),
-        "expires_on": str(batch.expires_on),
-        "viability_pct": str(batch.viability_pct),
-        **management("checks", total=len(checks), initial=len(checks)),
-        **management("bags"),
-    }
-    for i, check in enumerate(checks):
-        data.update(
-            {
-                f"checks-{i}-id": str(check.pk),
-                f"checks-{i}-batch": str(batch.pk),
-                f"checks-{i}-item": str(check.item_id),
-                f"checks-{i}-result_value": ""
-                if check.result_value is None
-                else str(check.result_value),
-                f"checks-{i}-result_text": check.result_text,
-                f"checks-{i}-tested_on": str(check.tested_on),
-            }
-        )
-    data.update(extra)
-    return data
-
-
-def test_deleting_a_check_row_goes_through_delete_check_with_the_reason(superuser, admin_user):
+def test_deleting_a_check_goes_through_delete_check(superuser, admin_user):
     batch = make_release_ready_batch(status=Batch.Status.IN_PRODUCTION, bags=0)
     first = batch.checks.order_by("item").first()
     response = superuser.post(
-        reverse("admin:batches_batch_change", args=[batch.pk]),
-        batch_page(batch, **{"checks-0-DELETE": "on", "change_reason": "entered twice"}),
+        reverse("admin:batches_releasecheck_delete", args=[first.pk]), {"post": "yes"}
     )
     assert response.status_code == 302, response.content.decode()[:3000]
     assert not ReleaseCheck.objects.filter(pk=first.pk).exists()
     event = event_of(ReleaseCheck, "delete")
     assert (event.actor, event.reason, event.object_id) == (
         admin_user,
-        "entered twice",
+        "deleted in the admin",
         str(first.pk),
     )
 
@@ -363,9 +328,9 @@ def test_deleting_a_check_row_goes_through_delete_check_with_the_reason(superuse
 def test_a_refused_check_deletion_deletes_nothing(superuser, monkeypatch):
     batch = make_release_ready_batch(status=Batch.Status.IN_PRODUCTION, bags=0)
     monkeypatch.setattr(services, "delete_check", refusing("Keep it: the QP asked."))
+    first = batch.checks.order_by("item").first()
     response = superuser.post(
-        reverse("admin:batches_batch_change", args=[batch.pk]),
-        batch_page(batch, **{"checks-0-DELETE": "on", "change_reason": "x"}),
+        reverse("admin:batches_releasecheck_delete", args=[first.pk]), {"post": "yes"}
     )
     assert "Keep it: the QP asked." in messages_of(response)
     assert batch.checks.count() == 5

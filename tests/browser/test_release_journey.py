@@ -150,27 +150,17 @@ def test_production_records_a_batch_and_the_qp_releases_it(
     readiness = page.locator(".field-release_readiness")
     expect(readiness).to_contain_text("CD73 (≥ 95 %): no result recorded.")
 
-    # The specification item is chosen by its parameter (the select shows "parameter
-    # criterion"); the result is typed, pass/fail is computed.
-    results = {"CD73": ("98.5", ""), "CGH array": ("", "normal"), "Viability": ("92", "")}
-    for i, (parameter, (value, text)) in enumerate(results.items()):
-        page.get_by_role("button", name="Add another Release check").click()
-        row = page.locator(f"#checks-{i}")
-        select = row.locator("select[name$='-item']")
-        options = select.locator("option").all_inner_texts()
-        select.select_option(label=next(o for o in options if o.startswith(f"{parameter} ")))
-        if value:
-            row.locator("input[name$='-result_value']").fill(value)
-        if text:
-            row.locator("input[name$='-result_text']").fill(text)
-        row.locator("input[name$='-tested_on']").fill(f"{today - datetime.timedelta(days=3)}")
-    page.get_by_role("button", name="Save and continue editing").click()
-    expect(messages(page)).to_be_visible()
-    # Pass/fail is computed, never typed; what is left before release is bags and status.
+    # The checks on one grid: every item of the specification a row, the result typed
+    # in place, pass/fail computed (never typed).
+    page.get_by_role("link", name="Record release checks on one grid").click()
+    results = {"CD73": "98.5", "CGH array": "normal", "Viability": "92"}
+    for parameter, value in results.items():
+        page.get_by_label(parameter, exact=True).fill(value)
+    page.get_by_role("button", name="Save all results").click()
+    expect(messages(page)).to_contain_text(f"Batch {batch.code}: 3 result(s) recorded.")
+    # What is left before release is bags and status.
     expect(readiness).not_to_contain_text("no result recorded")
     expect(readiness).to_contain_text("No bags in quarantine")
-    # Every column of the checks fits a 1024 px screen with the sidebar open.
-    assert_fits(page, "#checks-group thead th", "Passed")
     shot(page, "03-admin-batch-checks")
 
     # --- Production: "Create bags", then "Submit for release". -------------------------

@@ -150,6 +150,7 @@ ITEM_ROUTES = {
     "dosing:dose-cancel": ("hospital", lambda r: {"pk": r["dose"]}),
     "labels:bag": ("facility", lambda r: {"code": r["bag"]}),
     "labels:batch": ("facility", lambda r: {"code": r["batch"]}),
+    "labels:bags": ("facility", lambda r: {"ids": str(r["bag_pk"])}),
     "labels:storage-position": ("facility", lambda r: {"pk": r["location"]}),
     "labels:wristband": ("hospital", lambda r: {"code": r["patient"]}),
     "clinic:bedside-scan": ("hospital", lambda r: {"pk": r["dose"]}),
