@@ -25,6 +25,7 @@ from django.template.response import TemplateResponse
 from audit.history import history_for
 from audit.models import AuditCheckpoint, AuditEvent, Signature
 from core.exceptions import DomainError
+from core.paginators import LargeTablePaginator
 from core.widgets import ADMIN_FORMFIELD_OVERRIDES
 
 # The reason on the trail of a record deleted from the admin (its page asks for none).
@@ -132,7 +133,14 @@ class ScopedReads(IsoDateFields):
     user may see, a change page of anything else answers 404 (Django's admin would
     redirect with "does not exist", telling that the id is taken), and every foreign-key
     choice offers only what the user may see, so a form cannot be pointed at another
-    site's record by editing the posted id."""
+    site's record by editing the posted id.
+
+    A changelist never counts a large table in full (`core.paginators`): its count is
+    exact up to 10,000 rows, estimated beyond, and the unfiltered total is not counted.
+    """
+
+    paginator = LargeTablePaginator
+    show_full_result_count = False
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -363,7 +371,6 @@ class AuditEventAdmin(ReadOnlyAdmin):
     search_fields = ("object_repr", "object_id", "actor_username", "reason", "hash")
     date_hierarchy = "occurred_at"
     ordering = ("-seq",)
-    show_full_result_count = False  # COUNT(*) over millions of events on every page
     list_select_related = ("actor",)
 
     @admin.display(description="hash")

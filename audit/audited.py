@@ -13,6 +13,7 @@ import decimal
 import uuid
 
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
+from django.db.models.base import DEFERRED
 
 from audit.exceptions import AuditBypassError
 from audit.writer import append_bulk_create, append_change, append_changes, require_accountable
@@ -76,7 +77,7 @@ class AuditedQuerySet(ScopedQuerySet):
             if count:
                 changed = []
                 for obj in self.model._base_manager.filter(pk__in=list(rows)):
-                    # Both snapshots were taken when the rows were loaded (`from_db`).
+                    # Both snapshots are of the rows as loaded (`from_db`, built lazily).
                     before, after = _loaded(rows[obj.pk]), _loaded(obj)
                     if before == after:
                         continue
@@ -121,12 +122,76 @@ class AuditedModel(models.Model):
 
     @classmethod
     def from_db(cls, db, field_names, values):
-        instance = super().from_db(db, field_names, values)
-        instance._audit_loaded = instance.audit_snapshot()
+        # Django's `Model.from_db`, inlined (this runs once per row loaded).
+        if len(values) != len(cls._meta.concrete_fields):
+            values_iter = iter(values)
+            values = [
+                next(values_iter) if f.attname in field_names else DEFERRED
+                for f in cls._meta.concrete_fields
+            ]
+            field_names = [f.attname for f in cls._meta.concrete_fields]
+        instance = cls(*values)
+        instance._state.adding = False
+        instance._state.db = db
+        # The stored values, kept as loaded (a reference to the row, no copy): the
+        # snapshot is built from them only when a change, a save or a delete asks for it,
+        # so rows loaded only to be read pay nothing, and an attribute assigned before
+        # the save cannot leak into the "before" of the trail.
+        instance.__dict__["_audit_row"] = (field_names, values)
         return instance
 
-    def refresh_from_db(self, *args, **kwargs):
-        super().refresh_from_db(*args, **kwargs)
+    @property
+    def _audit_loaded(self) -> dict | None:
+        """The record as stored when it was loaded or last saved (None if never)."""
+        state = self.__dict__
+        snapshot = state.get("_audit_stored")
+        if snapshot is None and "_audit_row" in state:
+            snapshot = self._snapshot_of_row(*state.pop("_audit_row"))
+            state["_audit_stored"] = snapshot
+        return snapshot
+
+    @_audit_loaded.setter
+    def _audit_loaded(self, snapshot: dict | None) -> None:
+        self.__dict__.pop("_audit_row", None)
+        self.__dict__["_audit_stored"] = snapshot
+
+    def _snapshot_of_row(self, field_names, values) -> dict:
+        """The snapshot of the values `from_db` received; a field that was not loaded
+        (deferred) is read from the database now, as the stored row has it."""
+        row = dict(zip(field_names, values, strict=True))
+        attnames = self._audit_attnames()
+        missing = [name for name in attnames if row.get(name, DEFERRED) is DEFERRED]
+        if missing:
+            stored = (
+                type(self)
+                ._base_manager.using(self._state.db)
+                .filter(pk=self.pk)
+                .values(*missing)
+                .first()
+            )
+            row.update(stored or dict.fromkeys(missing))
+        plain, as_json = _PLAIN, jsonable
+        snapshot = {}
+        for attname in attnames:
+            value = row[attname]
+            snapshot[attname] = value if type(value) in plain else as_json(value)
+        return snapshot
+
+    def refresh_from_db(self, using=None, fields=None, from_queryset=None):
+        if fields is not None:
+            # A partial reload (also how a deferred field loads): the other fields may
+            # hold unsaved values, so only the reloaded ones are taken as stored.
+            snapshot = self._audit_loaded
+            super().refresh_from_db(using, fields, from_queryset)
+            if snapshot is not None:
+                reloaded = set(fields)
+                for field in self._meta.concrete_fields:
+                    name = field.attname
+                    if name in snapshot and (name in reloaded or field.name in reloaded):
+                        value = getattr(self, name)
+                        snapshot[name] = value if type(value) in _PLAIN else jsonable(value)
+            return
+        super().refresh_from_db(using, fields, from_queryset)
         self._audit_loaded = self.audit_snapshot()
 
     @property

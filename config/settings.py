@@ -152,6 +152,16 @@ if DATABASE_REPLICA_URL:
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
     DATABASE_ROUTERS = ["core.db_router.ReplicaRouter"]
 
+# PostgreSQL's JIT compiler spent seconds compiling the worklists' subquery-heavy plans on
+# every request, for queries that run in milliseconds without it (docs/performance.md).
+# Set as a connection option, so no query per connection; PG_OPTIONS replaces it (a
+# transaction pooler that refuses startup options: PG_OPTIONS="" and
+# `ALTER DATABASE … SET jit = off` instead).
+PG_OPTIONS = env_str("PG_OPTIONS", "-c jit=off")
+for _alias in DATABASES.values():
+    if "postgresql" in _alias["ENGINE"] and PG_OPTIONS:
+        _alias.setdefault("OPTIONS", {}).setdefault("options", PG_OPTIONS)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The shared store of throttles and the trail's rate limits (axes keeps its counts in its

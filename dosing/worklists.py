@@ -113,17 +113,40 @@ def annotate_work(patients: QuerySet, *, now: datetime.datetime) -> QuerySet:
     )
 
 
+def may_have_work(*, now: datetime.datetime) -> Q:
+    """The patients who may have something to do, by conditions the database answers from
+    the doses in one pass (uncorrelated, hashed subqueries), before any per-patient
+    annotation is computed: an open dose, no live dose yet, or an infusion recent enough
+    for a window still to be open (the longest interval of any protocol). A superset of
+    the patients not `finished`: at the size of a network most patients are finished, and
+    only these few have their work computed."""
+    longest = max(Protocol.objects.values_list("max_interval_hours", flat=True), default=0)
+    live = Dose.objects.exclude(status=S.CANCELLED)
+    open_ = live.exclude(status=S.INFUSED).values("patient_id")
+    recent = live.filter(
+        status=S.INFUSED, infusion__started_at__gte=now - datetime.timedelta(hours=longest)
+    ).values("patient_id")
+    return Q(pk__in=open_) | Q(pk__in=recent) | ~Q(pk__in=live.values("patient_id"))
+
+
 def to_do(patients: QuerySet, *, now: datetime.datetime) -> QuerySet:
     """The patients with something to do, the most pressing deadline first (none last)."""
     return (
-        annotate_work(patients, now=now)
+        annotate_work(patients.filter(may_have_work(now=now)), now=now)
         .filter(finished=False)
         .order_by(F("deadline").asc(nulls_last=True), "code")
     )
 
 
 def finished(patients: QuerySet, *, now: datetime.datetime) -> QuerySet:
-    return annotate_work(patients, now=now).filter(finished=True).order_by("code")
+    """The finished patients by code: those who cannot have work, and those who may but
+    have none."""
+    candidate = may_have_work(now=now)
+    return (
+        annotate_work(patients, now=now)
+        .filter(~candidate | (candidate & Q(finished=True)))
+        .order_by("code")
+    )
 
 
 def with_open_adverse_events(patients: QuerySet) -> QuerySet:
@@ -139,6 +162,10 @@ def ward_to_do(patients: QuerySet, *, now: datetime.datetime) -> QuerySet:
     adverse event still to follow up (its outcome not final). `bedside_begun`: the
     bedside check of the dispensed dose has begun, so an infusion is to be completed."""
     scanned = BedsideScan.objects.filter(dose_id=OuterRef("open_dose_id"), matched=True)
+    # Only patients with a dispensed dose or an open event can be on it (hashed subqueries).
+    dispensed = Dose.objects.filter(status=S.DISPENSED).values("patient_id")
+    followed = AdverseEvent.objects.filter(outcome__in=OPEN_OUTCOMES).values("patient_id")
+    patients = patients.filter(Q(pk__in=dispensed) | Q(pk__in=followed))
     return (
         with_open_adverse_events(annotate_work(patients, now=now))
         .annotate(

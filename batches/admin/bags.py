@@ -139,6 +139,9 @@ class BagAdmin(ProductionAdmin):
     list_filter = ["status", "batch__facility"]
     search_fields = ["code", "batch__din"]
     list_select_related = ["batch", "location"]
+    # Newest first by the primary key's index: the model's order (by batch, whose own
+    # order is its creation time) would sort every bag for each page.
+    ordering = ["-pk"]
     readonly_fields = [
         "code",
         "batch",

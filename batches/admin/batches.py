@@ -9,8 +9,17 @@ a correction" (which needs a reason); the QP's decisions come from
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db.models import CharField, Count, Exists, OuterRef
-from django.db.models.functions import Cast
+from django.db.models import (
+    CharField,
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Cast, Coalesce
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -24,7 +33,7 @@ from batches.admin.base import ProductionAdmin, report_refusal
 from batches.admin.checks import CheckGridAdmin
 from batches.admin.imports import ResultsImportAdmin
 from batches.admin.signing import DECISION_ACTIONS
-from batches.models import Batch, ReleaseCheck, ReleaseSpecification
+from batches.models import Bag, Batch, ReleaseCheck, ReleaseSpecification
 from batches.querysets import DECISION_MEANINGS
 from batches.rules import expires_soon, identity_refusal, release_failures
 from core.exceptions import DomainError
@@ -157,21 +166,34 @@ class BatchAdmin(CheckGridAdmin, ResultsImportAdmin, ProductionAdmin):
         return fields
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request).annotate(bag_total=Count("bags"))
+        # The bag count is a subquery per row of the page: a GROUP BY over every bag
+        # would be paid by the page query and by the changelist's count alike.
+        queryset = super().get_queryset(request).annotate(bag_total=self._bag_total())
         match = getattr(request, "resolver_match", None)
         if match is not None and match.url_name == "batches_batch_changelist":
-            # What the readiness column judges, read once for the page, not per row.
+            # What the readiness column judges, read once for the page, not per row. Of
+            # the bags it asks only whether one is in quarantine: only those are loaded
+            # (so `bags.all()` of a row of this list is its quarantined bags).
+            quarantined = Bag.objects.filter(status=Bag.Status.QUARANTINE).only(
+                "pk", "batch_id", "status"
+            )
             queryset = (
                 queryset.select_related("donor", "facility", "procurement", "specification")
                 .prefetch_related(
                     "checks",
-                    "bags",
+                    Prefetch("bags", queryset=quarantined),
                     "donor__serology",
                     "specification__items",
                 )
                 .annotate(signed_decision=Exists(self._decisions()))
             )
         return queryset
+
+    @staticmethod
+    def _bag_total():
+        bags = Bag.objects.filter(batch=OuterRef("pk")).order_by().values("batch")
+        count = bags.annotate(n=Count("pk")).values("n")
+        return Coalesce(Subquery(count, output_field=IntegerField()), Value(0))
 
     @staticmethod
     def _decisions():
