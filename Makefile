@@ -55,7 +55,7 @@ lint: $(DEV_STAMP)
 	$(BIN)/lint-imports --no-cache
 
 bench: $(DEV_STAMP)
-	DEBUG=1 $(BIN)/python -m benchmarks.run
+	DEBUG=1 $(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 .pytest_cache .ruff_cache staticfiles

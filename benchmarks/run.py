@@ -10,6 +10,11 @@
    `verify_chain()` (what `verify_audit` runs) recomputes all of it, serially and as
    `verify_audit` does by default (on PostgreSQL, ranges in parallel), best of `--repeat`.
 
+3. With `--scale S`: the synthetic network of issue 15 (`benchmarks.network`), the reads
+   against their floors, the dose calculation and allocation, the CSV export, verification
+   and reconciliation, concurrent writers (PostgreSQL) and HTTP (gunicorn + wrk); results
+   in `benchmarks/results.json` (`benchmarks.suite`). Parts 1 and 2 are not run then.
+
 The benchmark makes its own throwaway database: a SQLite file in a temporary directory
 (default), or with `--postgres postgres://user@host:port` a fresh PostgreSQL database
 that is dropped at the end. It never touches the project's database.
@@ -28,6 +33,8 @@ import time
 from contextlib import contextmanager, nullcontext
 from decimal import Decimal
 
+from benchmarks import suite
+
 
 def _configure(args) -> tuple[str, callable]:
     """Point Django at a new, empty database before django.setup(); return a cleanup."""
@@ -36,6 +43,8 @@ def _configure(args) -> tuple[str, callable]:
     # extra statement look dearer than it is.
     os.environ["DEBUG"] = "0"
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+    # The in-process client and the benchmark's gunicorn (which inherits this environment).
+    os.environ["ALLOWED_HOSTS"] = "127.0.0.1,localhost,testserver"
     if args.postgres:
         import psycopg
 
@@ -287,6 +296,7 @@ def main(argv=None) -> int:
     parser.add_argument("--postgres", metavar="SERVER_URL", help="postgres://user@host:port")
     parser.add_argument("--skip-writes", action="store_true")
     parser.add_argument("--skip-verify", action="store_true")
+    suite.add_arguments(parser)
     args = parser.parse_args(argv)
 
     where, cleanup = _configure(args)
@@ -298,6 +308,8 @@ def main(argv=None) -> int:
         from django.db import connection
 
         call_command("migrate", verbosity=0)
+        if args.scale is not None:
+            return suite.run_network(args, where)
         print(f"database: {where}")
         print(f"python {sys.version.split()[0]}, {connection.vendor}")
         print(f"load average (1/5/15 min) at start: {_load()} on {os.cpu_count()} CPUs")
