@@ -11,6 +11,14 @@ class BagTransitionError(BatchError):
     """A bag was asked to move to a status its current status does not lead to."""
 
 
+class NotEnoughPositionsError(BagTransitionError):
+    """A box has fewer free positions (`free`) than bags to put in it."""
+
+    def __init__(self, message: str, *, free: int):
+        super().__init__(message)
+        self.free = free
+
+
 class ReleaseError(BatchError):
     """A batch cannot be released: `messages` lists every failing rule."""
 

@@ -177,7 +177,11 @@ def _batches(codes, user) -> dict[str, Batch]:
     """The batches the file names that `user` may see, by code (DIN + check)."""
     dins = {code[:13] for code in codes if code}
     found = {}
-    for batch in Batch.objects.for_user(user).filter(din__in=dins).select_related("specification"):
+    for batch in (
+        Batch.objects.for_user(user)
+        .filter(din__in=dins)
+        .select_related("specification", "procurement")
+    ):
         found[batch.code.upper()] = batch
         found.setdefault(batch.din.upper(), batch)
     return found
@@ -241,6 +245,10 @@ def _judge(row: Row, batches, items, methods, stored, seen, reason: str) -> None
     measured_on = _date(raw["measured_on"])
     if measured_on is None:
         errors.append(f"date measured {raw['measured_on'] or '(empty)'} is not YYYY-MM-DD.")
+        return
+    problem = services.tested_on_problem(batch, item, measured_on)
+    if problem:
+        errors.append(problem)
         return
     row.result = services.Result(item, value, text, measured_on)
     row.passed = evaluate_check(item, value, text)

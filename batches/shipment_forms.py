@@ -1,6 +1,6 @@
 """Input shapes of shipments: production's new shipment and declined request (admin),
 the QP's signed decision on an excursion, and the pharmacy's receipt and request (pages).
-Forms check input; `batches.services.shipments` decides."""
+Forms check input; `batches.services` (shipments, shipment_decisions) decides."""
 
 from __future__ import annotations
 
@@ -88,6 +88,12 @@ class ReceiveShipmentForm(forms.Form):
 
 
 class ShipmentRequestForm(forms.Form):
+    """The pharmacy's request: for which of the user's hospitals (`hospitals`, the only
+    ones offered), from which facility, how many bags."""
+
+    NO_HOSPITAL = "You belong to no hospital: ask an administrator."
+
+    hospital = forms.ModelChoiceField(queryset=None, empty_label=None, label="For hospital")
     facility = forms.ModelChoiceField(queryset=None, empty_label=None)
     bags_wanted = forms.IntegerField(min_value=1, max_value=25, initial=2)
     note = forms.CharField(
@@ -96,6 +102,15 @@ class ShipmentRequestForm(forms.Form):
         help_text="What is needed and by when: patient codes only, never names.",
     )
 
-    def __init__(self, *args, facilities=None, **kwargs):
+    def __init__(self, *args, facilities=None, hospitals=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["facility"].queryset = facilities
+        self.fields["hospital"].queryset = hospitals
+        self.has_hospital = hospitals.exists()
+        if not self.has_hospital:
+            self.fields["hospital"].required = False
+
+    def clean(self):
+        if not self.has_hospital:
+            raise forms.ValidationError(self.NO_HOSPITAL)
+        return super().clean()

@@ -23,6 +23,7 @@ from django.utils.functional import empty
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 from core import db_router, sessions
+from core.fhir import FHIR_PATH, outcome
 
 request_log = logging.getLogger("celltrack.request")
 
@@ -168,11 +169,18 @@ class SessionLifetimeMiddleware:
         return self.get_response(request)
 
 
+_CODE_FIRST = (
+    "This account logs in with two factors: give the code from your authenticator app at "
+    "/accounts/two-factor/ first."
+)
+
+
 class SecondFactorMiddleware:
     """A user who must log in with two factors (`core.two_factor`) and has not given the
     code in this session reaches nothing but the code step, the enrolment and logout:
-    pages redirect to `/accounts/two-factor/`, the API answers 403. Token-authenticated
-    API requests are not concerned: the API login asks for the code itself."""
+    pages redirect to `/accounts/two-factor/`, the API answers 403 (under `FHIR_PATH` an
+    OperationOutcome: a FHIR client reads nothing else). Token-authenticated API
+    requests are not concerned: the API login asks for the code itself."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -186,14 +194,10 @@ class SecondFactorMiddleware:
             if not request.path.startswith(self._exempt) and sessions.needs_code(
                 request.session, user
             ):
+                if request.path.startswith(FHIR_PATH):
+                    return outcome(403, "forbidden", _CODE_FIRST)
                 if request.path.startswith("/api/"):
-                    return JsonResponse(
-                        {
-                            "detail": "This account logs in with two factors: give the code "
-                            "from your authenticator app at /accounts/two-factor/ first."
-                        },
-                        status=403,
-                    )
+                    return JsonResponse({"detail": _CODE_FIRST}, status=403)
                 return redirect(f"{reverse('two-factor')}?next={quote(request.get_full_path())}")
         return self.get_response(request)
 

@@ -7,7 +7,7 @@ shipment is created by the facility's production staff (its bags chosen), dispat
 the hospital's pharmacy (who, when, the temperature logger's result, a storage position
 at the hospital for each bag). An excursion puts the bags in quarantine for the QP of
 the facility, who releases or discards them with a signature. Written only by
-`batches.services.shipments`.
+`batches.services.shipments` and `batches.services.shipment_decisions`.
 """
 
 from django.conf import settings

@@ -8,8 +8,8 @@ admin, the demo loader and dosing write through these functions only.
 One module per stage — donors (donor, serology, procurement), specifications (versions
 and items), batches (a batch's record), checks (results), bags (making them), storage
 (positions), custody (a bag's steps), release (submit, release, reject, hold),
-shipments (facility → hospital, receipts, excursions, requests) — and
-every public name importable from `batches.services`.
+shipments (facility → hospital, dispatch, receipt), shipment_decisions (excursions,
+requests) — and every public name importable from `batches.services`.
 """
 
 from batches.services.assays import correct_assay_method, create_assay_method
@@ -27,6 +27,7 @@ from batches.services.checks import (
     is_correction,
     record_check,
     record_results,
+    tested_on_problem,
     value_of,
 )
 from batches.services.custody import (
@@ -56,13 +57,15 @@ from batches.services.release import (
     review_released,
     submit_for_release,
 )
-from batches.services.shipments import (
+from batches.services.shipment_decisions import (
     answer_request,
-    create_shipment,
     decide_excursion,
+    request_shipment,
+)
+from batches.services.shipments import (
+    create_shipment,
     dispatch_shipment,
     receive_shipment,
-    request_shipment,
 )
 from batches.services.specifications import (
     add_specification_item,
@@ -137,6 +140,7 @@ __all__ = [
     "reserve_bags",
     "review_released",
     "submit_for_release",
+    "tested_on_problem",
     "update_donor",
     "value_of",
 ]

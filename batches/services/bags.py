@@ -14,9 +14,10 @@ from django.db.models import Count
 from django.utils import timezone
 
 from audit.context import audit_context
-from batches.exceptions import BagCreationError
+from batches.exceptions import BagCreationError, BagTransitionError, NotEnoughPositionsError
 from batches.models import Bag, BagEvent, Batch, StorageLocation
 from batches.services.base import lock_batch
+from batches.services.storage import BOX_POSITIONS, free_positions_from
 from core.exceptions import validation_messages
 
 # The demo ISBT 128 product code: S + an invented 4-digit description code + V
@@ -27,7 +28,6 @@ DEFAULT_PRODUCT_CODE = "S0412V00"
 DIVISIONS = [
     first + second for second in "0" + string.ascii_lowercase for first in string.ascii_uppercase
 ]
-BOX_POSITIONS = 25
 
 
 @dataclass(frozen=True)
@@ -60,43 +60,19 @@ def boxes_with_free_positions(facility_id: int) -> list[FreeBox]:
 
 
 def _free_positions(
-    facility_id: int, tank: str, rack: str, box: str, count: int
+    facility_id: int, tank: str, rack: str, box: str, count: int, *, actor
 ) -> list[StorageLocation]:
-    """`count` free positions of one box of the facility's store, numbered
-    1..BOX_POSITIONS, created as needed."""
-    existing = {
-        loc.position: loc
-        for loc in StorageLocation.objects.filter(
-            facility_id=facility_id, tank=tank, rack=rack, box=box
-        ).select_for_update()
-    }
-    occupied = set(
-        Bag.objects.filter(location__in=list(existing.values())).values_list(
-            "location__position", flat=True
-        )
-    )
-    chosen, to_create = [], []
-    for number in range(1, BOX_POSITIONS + 1):
-        position = str(number)
-        if position in occupied:
-            continue
-        if position in existing:
-            chosen.append(existing[position])
-        else:
-            new = StorageLocation(
-                facility_id=facility_id, tank=tank, rack=rack, box=box, position=position
-            )
-            chosen.append(new)
-            to_create.append(new)
-        if len(chosen) == count:
-            break
-    if len(chosen) < count:
+    """`count` free positions of one box of the facility's store (`free_positions_from`
+    from position 1), refused as a bag creation's error."""
+    try:
+        return free_positions_from(facility_id, tank, rack, box, count, actor=actor)
+    except NotEnoughPositionsError as short:
         raise BagCreationError(
-            f"Box {tank}/{rack}/{box} has only {len(chosen)} free positions for {count} "
+            f"Box {tank}/{rack}/{box} has only {short.free} free positions for {count} "
             "bags: choose another box."
-        )
-    StorageLocation.objects.bulk_create(to_create)
-    return chosen
+        ) from None
+    except BagTransitionError as refusal:  # a position's name the model refuses
+        raise BagCreationError(refusal.messages) from None
 
 
 @transaction.atomic
@@ -140,7 +116,7 @@ def create_bags(
         raise BagCreationError(f"Batch {batch.code} has no division codes left.")
     with audit_context(actor=actor, reason=f"{count} bags created for batch {batch.code}"):
         positions = _free_positions(
-            batch.facility_id, tank.strip(), rack.strip(), box.strip(), count
+            batch.facility_id, tank.strip(), rack.strip(), box.strip(), count, actor=actor
         )
         bags = []
         for division, location in zip(divisions, positions, strict=True):

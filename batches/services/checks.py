@@ -1,5 +1,6 @@
 """Recording a release check's result (pass/fail is computed by the check itself), and
-deleting one recorded by mistake while the batch is in production."""
+deleting one recorded by mistake while the batch is in production. A result is measured
+on a day between the batch's procurement and today (`tested_on_problem`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from batches.exceptions import BatchError
@@ -15,6 +17,7 @@ from batches.models import Batch, ReleaseCheck, SpecificationItem
 from batches.services.base import delete_audited, lock_batch, save_validated
 from batches.services.release import review_released
 from core.formatting import plain_decimal
+from core.plausibility import moment_problem, programme_start
 
 MOVED_TO_ANOTHER_ITEM = (
     "A recorded result cannot be moved to another item or batch: correct its value, and "
@@ -34,6 +37,23 @@ def _check_of(batch: Batch, item: SpecificationItem, correcting: ReleaseCheck | 
         return check
     check = ReleaseCheck.objects.filter(batch=batch, item=item).select_for_update().first()
     return check or ReleaseCheck(batch=batch, item=item)
+
+
+def tested_on_problem(batch: Batch, item: SpecificationItem, tested_on) -> str | None:
+    """Why `item` cannot have been measured for `batch` on `tested_on`: before the batch's
+    procurement (its cells did not exist yet) or the programme's start, or in the future.
+    None when plausible, or when `tested_on` is no date (the check's validation says so).
+    `batch.procurement` is read: select it with the batch."""
+    try:
+        day = ReleaseCheck._meta.get_field("tested_on").to_python(tested_on)
+    except ValidationError:
+        return None
+    procured = batch.procurement.procured_on if batch.procurement_id else None
+    floor = max(filter(None, (procured, programme_start())))
+    problem = moment_problem(day, what=f"{item.parameter}: the date measured", floor=floor)
+    if problem and procured and day < procured:
+        problem = problem.removesuffix(".") + f", the procurement of batch {batch.code}."
+    return problem
 
 
 @transaction.atomic
@@ -63,6 +83,9 @@ def record_check(
             f"Batch {batch.code} has a QP decision (now {batch.get_status_display().lower()}"
             "): a result is a correction and needs a written reason."
         )
+    problem = tested_on_problem(batch, item, tested_on)
+    if problem:
+        raise BatchError(problem, field="tested_on")
     check = _check_of(batch, item, correcting)
     check.result_value = Decimal(str(value)) if value not in (None, "") else None
     check.result_text = text or ""
@@ -153,8 +176,9 @@ def record_results(
 
     A result equal to the stored one is not written again. A result that changes a
     stored value is a correction: without a written `reason` the whole set is refused
-    and nothing is written. `source` (e.g. an imported file's name and checksum) is
-    added to every event's reason.
+    and nothing is written; so is it for a result measured on an implausible day
+    (`tested_on_problem`), every refusal listed at once. `source` (e.g. an imported
+    file's name and checksum) is added to every event's reason.
     """
     batch = lock_batch(batch)
     stored = {c.item_id: c for c in ReleaseCheck.objects.filter(batch=batch)}
@@ -166,6 +190,10 @@ def record_results(
         if result.item.pk in seen:
             refusals.append(f"{result.item.parameter}: given twice.")
         seen.add(result.item.pk)
+        if is_change(stored.get(result.item.pk), result):
+            problem = tested_on_problem(batch, result.item, result.tested_on)
+            if problem:
+                refusals.append(problem)
         if is_correction(stored.get(result.item.pk), result) and not reason.strip():
             refusals.append(
                 f"{result.item.parameter}: changes the stored result "

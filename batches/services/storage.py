@@ -2,7 +2,8 @@
 
 A bag's move between positions is a custody step (`custody.relocate_bag`); here are the
 positions themselves, and a set of bags moved into the next free positions of one box
-(`move_bags`). `create_bags` adds the positions of a box as it fills them.
+(`move_bags`). `create_bags` adds the positions of a box as it fills them, through
+`free_positions_from` too.
 """
 
 from __future__ import annotations
@@ -10,13 +11,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from batches.exceptions import BagTransitionError
+from audit.context import audit_context
+from batches.exceptions import BagTransitionError, NotEnoughPositionsError
 from batches.models import Bag, StorageLocation
-from batches.services.bags import BOX_POSITIONS
 from batches.services.base import correct_record, delete_audited, refuse_unknown, save_validated
 from batches.services.custody import relocate_bag, status_label
+from core.exceptions import validation_messages
+
+BOX_POSITIONS = 25
 
 LOCATION_FIELDS = ("tank", "rack", "box", "position")
 # The site is chosen when the position is made and never changes (its bags' custody
@@ -88,8 +93,9 @@ def free_positions_from(
     actor: AbstractBaseUser | None,
 ) -> list[StorageLocation]:
     """`count` free positions of one box of the facility's store, from position `start`
-    on (1..`BOX_POSITIONS`), skipping occupied ones; positions are created as needed. The
-    box's positions are locked, so two moves cannot take the same one."""
+    on (1..`BOX_POSITIONS`), skipping occupied ones; positions are created as needed (one
+    statement, an audit event each). The box's positions are locked, so two moves cannot
+    take the same one. Too few: `NotEnoughPositionsError` (with the number free)."""
     if not 1 <= start <= BOX_POSITIONS:
         raise BagTransitionError(f"The first position is between 1 and {BOX_POSITIONS}.")
     existing = {
@@ -118,13 +124,28 @@ def free_positions_from(
         if len(chosen) == count:
             break
     if len(chosen) < count:
-        raise BagTransitionError(
+        raise NotEnoughPositionsError(
             f"Box {tank}/{rack}/{box} has {len(chosen)} free position(s) from position "
-            f"{start} for {count} bag(s): choose another box or an earlier position."
+            f"{start} for {count} bag(s): choose another box or an earlier position.",
+            free=len(chosen),
         )
-    for location in to_create:
-        save_validated(location, actor=actor, reason=f"position of box {tank}/{rack}/{box}")
+    _create_positions(to_create, actor=actor, reason=f"position of box {tank}/{rack}/{box}")
     return chosen
+
+
+def _create_positions(locations: list[StorageLocation], *, actor, reason: str) -> None:
+    """New positions of one box, their names validated (no query each: the box is locked,
+    the positions free, the site the caller's), inserted in one statement with their
+    audit events."""
+    for location in locations:
+        try:
+            location.full_clean(
+                exclude=["facility", "hospital"], validate_unique=False, validate_constraints=False
+            )
+        except ValidationError as error:
+            raise BagTransitionError(validation_messages(error)) from None
+    with audit_context(actor=actor, reason=reason):
+        StorageLocation.objects.bulk_create(locations)
 
 
 @transaction.atomic

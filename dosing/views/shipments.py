@@ -109,36 +109,33 @@ def shipment_receive(request, code: str):
 
 @requires(REQUEST)
 def shipment_request(request):
-    """Ask a facility for bags: the request appears on its production list."""
-    hospitals = list(_my_hospitals(request.user))
-    facilities = Facility.objects.order_by("fin")
+    """Ask a facility for bags, for one of the user's hospitals (the one of `?hospital=`,
+    the patient's, when the request comes from a patient's calculation): the request
+    appears on the facility's production list."""
+    hospitals = _my_hospitals(request.user)
     form = ShipmentRequestForm(
         request.POST if request.method == "POST" else None,
-        facilities=facilities,
-        initial={"facility": request.GET.get("facility")},
+        facilities=Facility.objects.order_by("fin"),
+        hospitals=hospitals,
+        initial={"facility": request.GET.get("facility"), "hospital": request.GET.get("hospital")},
     )
     if request.method == "POST" and form.is_valid():
-        if not hospitals:
-            form.add_error(None, "You belong to no hospital: ask an administrator.")
+        data = form.cleaned_data
+        try:
+            made = services.request_shipment(
+                hospital=data["hospital"],
+                facility=data["facility"],
+                actor=request.user,
+                bags_wanted=data["bags_wanted"],
+                note=data["note"],
+            )
+        except DomainError as error:
+            show_refusal(error, [form])
         else:
-            data = form.cleaned_data
-            try:
-                made = services.request_shipment(
-                    hospital=hospitals[0],
-                    facility=data["facility"],
-                    actor=request.user,
-                    bags_wanted=data["bags_wanted"],
-                    note=data["note"],
-                )
-            except DomainError as error:
-                show_refusal(error, [form])
-            else:
-                messages.success(
-                    request,
-                    f"Request {made.audit_code} sent to {made.facility.fin}: it is on their "
-                    "production list.",
-                )
-                return redirect("dosing:shipment-list")
-    return render(
-        request, "dosing/shipment_request.html", {"form": form, "hospital": hospitals[:1]}
-    )
+            messages.success(
+                request,
+                f"Request {made.audit_code} from {made.hospital.code} sent to "
+                f"{made.facility.fin}: it is on their production list.",
+            )
+            return redirect("dosing:shipment-list")
+    return render(request, "dosing/shipment_request.html", {"form": form})

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from batches import services
 from batches.models import Bag, Shipment, ShipmentRequest
+from sites.services import remove_membership
 from tests.factories import (
     FacilityFactory,
     HospitalFactory,
@@ -130,12 +131,51 @@ def test_the_pharmacy_requests_a_shipment(client, pharm, facility, fjd):
 
     response = client.post(
         reverse("dosing:shipment-request"),
-        {"facility": facility.pk, "bags_wanted": 2, "note": "FJD-P01 dose 1"},
+        {"hospital": fjd.pk, "facility": facility.pk, "bags_wanted": 2, "note": "FJD-P01 dose 1"},
     )
 
     assert response.status_code == 302
     request = ShipmentRequest.objects.get()
     assert (request.hospital, request.facility, request.requested_by) == (fjd, facility, pharm)
+
+
+def _offered_hospitals(response) -> list[str]:
+    return [hospital.code for hospital in response.context["form"].fields["hospital"].queryset]
+
+
+def test_a_pharmacist_of_two_hospitals_chooses_which_one_requests(client, pharm, facility, fjd):
+    """pharm works at HUS and FJD: both are offered, another hospital is not, and the
+    request is for the one chosen (not always the first)."""
+    hus = pharm.site_memberships.get(hospital__code="HUS").hospital
+    hgm = HospitalFactory(code="HGM")
+    client.force_login(pharm)
+    url = reverse("dosing:shipment-request")
+
+    assert _offered_hospitals(client.get(url)) == ["FJD", "HUS"]
+    response = client.post(url, {"hospital": hus.pk, "facility": facility.pk, "bags_wanted": 1})
+
+    assert response.status_code == 302
+    assert ShipmentRequest.objects.get().hospital == hus
+    refused = client.post(url, {"hospital": hgm.pk, "facility": facility.pk, "bags_wanted": 1})
+    assert refused.status_code == 200
+    assert "hospital" in refused.context["form"].errors
+    assert ShipmentRequest.objects.count() == 1
+
+
+def test_a_pharmacist_of_no_hospital_is_told_and_nothing_is_requested(
+    client, facility, pharmacist
+):
+    for membership in pharmacist.site_memberships.all():
+        remove_membership(membership, actor=None, reason="test set-up")
+    client.force_login(pharmacist)
+
+    response = client.post(
+        reverse("dosing:shipment-request"), {"facility": facility.pk, "bags_wanted": 1}
+    )
+
+    assert response.status_code == 200
+    assert "You belong to no hospital: ask an administrator." in response.content.decode()
+    assert not ShipmentRequest.objects.exists()
 
 
 @pytest.mark.parametrize("shipments", [1, 4])
@@ -167,3 +207,23 @@ def test_without_received_stock_the_order_page_links_a_request_to_the_facility(
     assert f"{reverse('dosing:shipment-request')}?facility={facility.pk}" in page
     form = client.get(reverse("dosing:shipment-request"), {"facility": facility.pk})
     assert form.context["form"]["facility"].value() == str(facility.pk)
+
+
+def test_a_request_from_a_patients_calculation_defaults_to_the_patients_hospital(
+    client, pharm, facility, protocol
+):
+    """pharm works at FJD and HUS (FJD first): the link from a HUS patient's order page
+    proposes HUS, and the request is HUS's."""
+    patient = PatientFactory(weight_kg=60)  # at HUS
+    released_batch_with_bags([60_000_000], facility=facility, hospital=None)
+    client.force_login(pharm)
+
+    page = client.get(reverse("dosing:dose-order", args=[patient.code])).content.decode()
+    link = f"{reverse('dosing:shipment-request')}?facility={facility.pk}&amp;hospital="
+    assert f"{link}{patient.hospital_id}" in page
+    form = client.get(
+        reverse("dosing:shipment-request"),
+        {"facility": facility.pk, "hospital": patient.hospital_id},
+    )
+    assert form.context["form"]["hospital"].value() == str(patient.hospital_id)
+    assert f'<option value="{patient.hospital_id}" selected>' in form.content.decode()

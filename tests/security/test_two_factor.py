@@ -6,12 +6,15 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.test import Client
+from django.urls import reverse
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from fhir.resources.operationoutcome import OperationOutcome
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
+from core.fhir import FHIR_PATH
 from tests.conftest import login_without_code, totp_code, totp_device
 
 pytestmark = pytest.mark.django_db
@@ -222,3 +225,28 @@ def test_demo_users_of_two_factor_roles_get_the_printed_demo_secrets(db):
     out = StringIO()
     call_command("demo_code", "qp-esnav", stdout=out)
     assert out.getvalue().strip() == f"{TOTP(b32decode(other)).token():06d}"
+
+
+@pytest.mark.parametrize(("role", "page"), TWO_FACTOR_ROLES)
+@pytest.mark.parametrize("path", ["/api/fhir/metadata", "/api/fhir/Patient", "/api/fhir/nope"])
+def test_an_unverified_session_gets_a_fhir_operation_outcome_on_the_fhir_api(
+    request, role, page, path
+):
+    """A FHIR client reads OperationOutcomes only: the refusal is one, not DRF JSON."""
+    user = request.getfixturevalue(role)
+    client = login_without_code(Client(), user)
+
+    response = client.get(path, HTTP_ACCEPT="application/fhir+json")
+
+    assert response.status_code == 403
+    assert response["Content-Type"].startswith("application/fhir+json")
+    answer = OperationOutcome.model_validate_json(response.content)
+    (issue,) = answer.issue
+    assert (issue.severity, issue.code) == ("error", "forbidden")
+    assert "two factors" in issue.diagnostics
+    assert "/accounts/two-factor/" in issue.diagnostics
+
+
+def test_the_fhir_api_is_mounted_where_the_middleware_expects_it():
+    assert reverse("fhir:metadata").startswith(FHIR_PATH)
+    assert reverse("fhir:base") == FHIR_PATH

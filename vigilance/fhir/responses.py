@@ -1,29 +1,13 @@
-"""FHIR answers: `application/fhir+json` bodies, OperationOutcome errors, searchset Bundles."""
+"""FHIR answers: `application/fhir+json` bodies and OperationOutcome errors (built in
+`core.fhir`, which the second-factor middleware answers with too), searchset Bundles."""
 
 from __future__ import annotations
 
-from django.http import HttpResponse
 from fhir.resources.bundle import Bundle
-from fhir.resources.operationoutcome import OperationOutcome
 
-FHIR_JSON = "application/fhir+json"
+from core.fhir import FHIR_JSON, fhir_response, outcome
 
-
-def fhir_response(resource, status: int = 200) -> HttpResponse:
-    """The resource serialised by its R5 model (empty elements left out)."""
-    return HttpResponse(
-        resource.model_dump_json(exclude_none=True),
-        status=status,
-        content_type=f"{FHIR_JSON}; charset=utf-8",
-    )
-
-
-def outcome(status: int, code: str, message: str) -> HttpResponse:
-    """An OperationOutcome with one error issue (`code` from FHIR's issue-type codes)."""
-    return fhir_response(
-        OperationOutcome(issue=[{"severity": "error", "code": code, "diagnostics": message}]),
-        status=status,
-    )
+__all__ = ["FHIR_JSON", "fhir_response", "outcome", "searchset"]
 
 
 def searchset(resources, *, base: str, total: int, self_url: str, next_url: str | None):
