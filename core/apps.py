@@ -19,8 +19,10 @@ class CoreConfig(AppConfig):
     def ready(self):
         from django.contrib.auth.signals import user_logged_in
 
+        from core.access import register_invalidation
         from core.sessions import start_session
 
+        register_invalidation()
         user_logged_in.connect(start_session, dispatch_uid="celltrack.start_session")
         post_migrate.connect(
             create_cache_table, sender=self, dispatch_uid="celltrack.create_cache_table"

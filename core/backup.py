@@ -188,4 +188,8 @@ def restore(path: str | Path, *, using: str = "default") -> dict:
         _run([pg_restore, "--no-owner", "--exit-on-error", "--single-transaction", *args,
               "-d", connection.settings_dict["NAME"], str(path)], env)  # fmt: skip
     connection.close()
+    # Users, groups and memberships were replaced behind the ORM: no cached entry holds.
+    from core.access import access_changed
+
+    access_changed()
     return manifest

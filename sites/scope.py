@@ -1,8 +1,11 @@
 """Which sites a user works at: the one answer every `scoped_to` asks.
 
 `site_scope(user)` reads the user's memberships once per user object (a request's user
-is one object, so a page pays one query however many querysets it scopes) and returns
-the facility and hospital ids, or `network_wide` for an auditor of the whole network.
+is one object, so a page pays at most one query however many querysets it scopes) and
+returns the facility and hospital ids, or `network_wide` for an auditor of the whole
+network. The answer is kept with the user's permissions in the shared cache
+(`core.access`, the fact "site_scope"), invalidated by any change of a membership or a
+site, so a request of a known user reads no membership at all.
 A user with no membership has an empty scope and sees nothing of their role's work;
 superusers see the whole network.
 """
@@ -40,6 +43,17 @@ def site_scope(user) -> SiteScope:
     cached = getattr(user, _CACHE_ATTRIBUTE, None)
     if cached is not None:
         return cached
+    from core.access import user_fact
+
+    scope = user_fact(user, "site_scope")
+    setattr(user, _CACHE_ATTRIBUTE, scope)
+    return scope
+
+
+def load_site_scope(user) -> SiteScope:
+    """The user's scope read from their memberships (one query; `core.access` keeps it)."""
+    if user.is_superuser:
+        return NETWORK
     from sites.models import Membership
 
     facilities, hospitals, network, zone = set(), set(), False, None
@@ -60,16 +74,15 @@ def site_scope(user) -> SiteScope:
             facilities.add(facility_id)
         if hospital_id:
             hospitals.add(hospital_id)
-    scope = (
-        NETWORK
-        if network
-        else SiteScope(frozenset(facilities), frozenset(hospitals), time_zone=zone)
-    )
-    setattr(user, _CACHE_ATTRIBUTE, scope)
-    return scope
+    if network:
+        return NETWORK
+    return SiteScope(frozenset(facilities), frozenset(hospitals), time_zone=zone)
 
 
 def forget_site_scope(user) -> None:
     """After a membership changes for this user object (tests, the admin)."""
+    from core.access import forget_access
+
     if hasattr(user, _CACHE_ATTRIBUTE):
         delattr(user, _CACHE_ATTRIBUTE)
+    forget_access(user)

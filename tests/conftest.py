@@ -121,12 +121,28 @@ def django_db_setup(django_db_setup):
     yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _access_cache_in_memory():
+    """Each user's permissions and sites (`core.access`) are cached in this process's
+    memory in the tests, so a test's query counts are those of the application's reads,
+    not of the database cache's bookkeeping. Emptied after every test (below)."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    access = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "access"}
+    with override_settings(CACHES={**settings.CACHES, "access": access}):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache(django_db_blocker):
     """Throttle counters live in the cache — the database cache, a table of the test
     database. A test's own rows go with its transaction; a transactional test's stay, so
     the table is emptied after every test once the test databases exist."""
     yield
+    from django.core.cache import caches
+
+    caches["access"].clear()
     if _db_ready.is_set():
         from django.core.cache import cache
 

@@ -17,6 +17,7 @@ from batches.api.serializers import (
 from batches.filters import BagFilterSet, BatchFilterSet, DonorFilterSet, ReleaseCheckFilterSet
 from batches.models import Bag, Batch, Donor, ReleaseCheck
 from core.api.filters import batch_code_q
+from core.api.rows import Computed, ValueRows
 from core.api.viewsets import AuditorViewSet
 
 
@@ -78,11 +79,31 @@ class BatchViewSet(AuditorViewSet):
         return obj
 
 
+def _batch_code(din, din_check):
+    return f"{din}{din_check}"  # Batch.code
+
+
+def _position(tank, rack, box, position):
+    # StorageLocation.__str__; no location once out of storage.
+    return None if tank is None else f"{tank}/{rack}/{box}/{position}"
+
+
 class BagViewSet(AuditorViewSet):
     """Bags, by code (ISBT 128 style), with their batch, donor and storage position."""
 
     queryset = bag_queryset()
     serializer_class = BagSerializer
+    # Lists and the CSV from tuples: a page of bags or an export of every bag builds no
+    # model instance (see core.api.rows); the item keeps the serializer.
+    value_rows = ValueRows(
+        {
+            "batch": Computed(("batch__din", "batch__din_check"), _batch_code),
+            "location": Computed(
+                ("location__tank", "location__rack", "location__box", "location__position"),
+                _position,
+            ),
+        }
+    )
     filterset_class = BagFilterSet
     lookup_field = "code"
     ordering = ["code"]

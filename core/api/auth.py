@@ -13,7 +13,9 @@ lockout), and for the roles that log in with two factors, the authenticator's co
 """
 
 from django.contrib.auth import authenticate
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from knox.models import AuthToken
 from knox.views import LoginView as KnoxLoginView
 from knox.views import LogoutView as KnoxLogoutView
 from rest_framework import serializers
@@ -21,6 +23,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.throttling import ScopedRateThrottle
 
 from core.api.schema import ErrorSerializer
+from core.api.tokens import TokenAuthentication
 from core.two_factor import check_code, confirmed_device, requires_two_factors
 
 
@@ -114,11 +117,15 @@ class LoginView(KnoxLoginView):
         serializer = LoginSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         request.user = serializer.validated_data["user"]
+        # Expired tokens are not read on every request (core.api.tokens): cleared here.
+        AuthToken.objects.filter(user=request.user, expiry__lt=timezone.now()).delete()
         return super().post(request, format=format)
 
 
 class LogoutView(KnoxLogoutView):
     """Revoke the token this request is authenticated with."""
+
+    authentication_classes = [TokenAuthentication]
 
     @extend_schema(request=None, responses={204: OpenApiResponse(description="Token revoked.")})
     def post(self, request, format=None):

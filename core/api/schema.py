@@ -1,10 +1,17 @@
 """OpenAPI generation: documented errors and the CSV variant of every collection."""
 
+from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
 from core.api.export import CSVExportMixin
+
+
+class TokenScheme(KnoxTokenScheme):
+    """The API's token class (`core.api.tokens`) has knox's security scheme."""
+
+    target_class = "core.api.tokens.TokenAuthentication"
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -56,6 +56,8 @@ def _check_restored(database_url, counts, count_rows):
     for table, n in counts.items():
         if table == "audit_reconciliationrun":
             continue  # the verify_audit just run adds its own
+        if table == "celltrack_cache":
+            continue  # a cache, not a record: the commands just run may fill it
         assert restored[table] == n, table
 
 
