@@ -1,23 +1,27 @@
-"""The report's charts: what each one shows (pure data, tested without a plotting library)
-and their rendering as PNG with matplotlib (Agg backend, on the server), so the page shows
-them as `<img src>` and its Content-Security-Policy needs no inline style.
+"""The report's charts: what each one shows, as pure data (tested without a plotting
+library); `reports.plots` renders that data as PNG with matplotlib on the server, so the
+page shows them as `<img src>` and its Content-Security-Policy needs no inline style.
 
 - Figure 1 (`swimlanes`): a lane per patient, in days from dose 1; doses as arrows,
   invasive ventilation and ECMO as coloured bars, the outcome as a marker.
 - Figure 3 (`lab_lines`): per lab value, a line before → day 5 per evaluable improved
   patient.
 - Cells/kg per dose per patient (`cells_per_kg_points`).
+
+A lane per patient is unreadable past a few dozen: Figure 1 (and its table on the page)
+shows the first `SWIMLANE_LIMIT` treated patients by the date of dose 1 and says so; the
+statistics and the other charts cover everyone.
 """
 
 from __future__ import annotations
 
 import datetime
-import io
 from dataclasses import dataclass
 
 from reports import cohort
 
 CHARTS = ("swimlanes", "labs", "cells")
+SWIMLANE_LIMIT = 60
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,48 @@ def _day(course: cohort.Course, at: datetime.datetime | datetime.date) -> float:
     if isinstance(at, datetime.datetime):
         return float(cohort._days(at - course.dose1.given_at))
     return float((at - course.day0).days)
+
+
+def by_dose1(courses: list[cohort.Course]) -> list[cohort.Course]:
+    """The treated patients in order of dose 1 (then code)."""
+    return sorted((c for c in courses if c.doses), key=lambda c: (c.dose1.given_at, c.code))
+
+
+def first_lanes(courses: list[cohort.Course], limit: int | None = None):
+    """(the first `limit` (default `SWIMLANE_LIMIT`) treated courses by dose 1, how many
+    are treated, the caption)."""
+    limit = SWIMLANE_LIMIT if limit is None else limit
+    treated = by_dose1(courses)
+    shown = treated[:limit]
+    if len(treated) > len(shown):
+        caption = f"First {len(shown)} of {len(treated)} patients by date of dose 1"
+    else:
+        caption = f"All {len(treated)} patients, by date of dose 1"
+    return shown, len(treated), caption
+
+
+@dataclass(frozen=True)
+class SwimlaneData:
+    lanes: tuple[Lane, ...]
+    caption: str
+
+
+@dataclass(frozen=True)
+class CellsData:
+    patients: tuple[str, ...]  # in order of dose 1
+    points: tuple[tuple[str, int, float], ...]
+
+
+def chart_data(name: str, courses: list[cohort.Course]):
+    """What chart `name` draws (its rendering is a function of this value only, so a hash
+    of it names the rendered PNG)."""
+    if name == "swimlanes":
+        shown, _, caption = first_lanes(courses)
+        return SwimlaneData(tuple(swimlanes(shown)), caption)
+    if name == "labs":
+        return lab_lines(courses)
+    treated = by_dose1(courses)
+    return CellsData(tuple(c.code for c in treated), tuple(cells_per_kg_points(treated)))
 
 
 def swimlanes(courses: list[cohort.Course]) -> list[Lane]:
@@ -77,88 +123,10 @@ def cells_per_kg_points(courses: list[cohort.Course]) -> list[tuple[str, int, fl
     ]
 
 
-# --- rendering (matplotlib) ----------------------------------------------------------------
-
-SUPPORT_COLOURS = {cohort.IMV: "#4a78b5", cohort.ECMO: "#c0392b"}
-OUTCOME_MARKERS = {
-    cohort.EXTUBATION: ("o", "#2e8b57", "extubation"),
-    cohort.ICU_DISCHARGE: ("s", "#2e8b57", "ICU discharge"),
-    cohort.DEATH: ("X", "#000000", "death"),
-}
-
-
 def available() -> bool:
+    """Whether the plotting library (matplotlib) is installed."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
         return False
     return True
-
-
-def _figure(width, height):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), dpi=100)
-
-
-def _png(figure) -> bytes:
-    out = io.BytesIO()
-    figure.savefig(out, format="png", bbox_inches="tight")
-    return out.getvalue()
-
-
-def render(name: str, courses: list[cohort.Course]) -> bytes:
-    """One chart as PNG bytes; `name` is one of CHARTS."""
-    return {"swimlanes": _swimlanes_png, "labs": _labs_png, "cells": _cells_png}[name](courses)
-
-
-def _swimlanes_png(courses) -> bytes:
-    lanes = swimlanes(courses)
-    figure = _figure(10, 0.45 * max(len(lanes), 1) + 1.5)
-    axes = figure.subplots()
-    for y, lane in enumerate(lanes):
-        for kind, start, stop in lane.supports:
-            axes.barh(y, stop - start, left=start, height=0.5, color=SUPPORT_COLOURS[kind],
-                      alpha=0.6 if kind == cohort.IMV else 0.9)  # fmt: skip
-        for day in lane.doses:
-            axes.annotate("", xy=(day, y + 0.25), xytext=(day, y + 0.75),
-                          arrowprops={"arrowstyle": "-|>", "color": "#e67e22"})  # fmt: skip
-        for kind, day in lane.outcomes:
-            marker, colour, _ = OUTCOME_MARKERS[kind]
-            axes.plot(day, y, marker=marker, color=colour, markersize=7)
-        axes.plot([lane.end], [y], marker="|", color="#555555", markersize=12)
-    axes.set_yticks(range(len(lanes)), [lane.patient for lane in lanes])
-    axes.invert_yaxis()
-    axes.axvline(0, color="#999999", linewidth=0.8)
-    axes.set_xlabel("days from dose 1")
-    axes.set_title("Doses (arrows), ventilation (blue), ECMO (red), outcome")
-    return _png(figure)
-
-
-def _labs_png(courses) -> bytes:
-    lines = lab_lines(courses)
-    figure = _figure(12, 6)
-    panels = figure.subplots(2, 3).flatten()
-    for axes, (kind, rows) in zip(panels, lines.items(), strict=True):
-        for _, before, after in rows:
-            axes.plot([0, 1], [before, after], marker="o", color="#4a78b5")
-        axes.set_xticks([0, 1], ["before", "day 5"])
-        axes.set_title(f"{kind} (n={len(rows)})")
-    return _png(figure)
-
-
-def _cells_png(courses) -> bytes:
-    points = cells_per_kg_points(courses)
-    patients = sorted({p for p, _, _ in points})
-    figure = _figure(10, 4)
-    axes = figure.subplots()
-    for number in sorted({n for _, n, _ in points}):
-        chosen = [(patients.index(p), v) for p, n, v in points if n == number]
-        axes.scatter([x for x, _ in chosen], [v for _, v in chosen], label=f"dose {number}")
-    axes.set_xticks(range(len(patients)), patients, rotation=60)
-    axes.set_ylabel("cells/kg (×10⁶)")
-    axes.legend()
-    return _png(figure)

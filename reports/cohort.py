@@ -1,9 +1,10 @@
 """The cohort report: the source paper's summary figures computed from the record.
 
-Two halves. `load_courses(patients)` reads the record of a set of patients in a fixed
-number of queries (whatever the cohort's size) into plain `Course` values; `figures()`
-and `patient_row()` compute from those values only, so the rules can be tested without a
-database. Nothing here is stored: every figure is recomputed from the records each time.
+Two halves. `reports.records.load_courses(patients)` reads the record of a set of patients
+in a fixed number of queries (whatever the cohort's size) into plain `Course` values;
+`figures()` and `patient_row()` here compute from those values only, so the rules can be
+tested without a database. Nothing here is stored: every figure is recomputed from the
+records each time.
 
 The rules (clinical improvement, evaluability, which dose counts) are written out in
 docs/cohort-report.md; keep that file and this one in step.
@@ -18,12 +19,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 
-from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Prefetch
-from django.utils.timezone import localtime
-
-from dosing.models import AdverseEvent, Dose
-from patients.models import Observation, Patient
 from reports.stats import summarise
 
 # The six WHO-UMC causality categories, strongest first, and those that count as
@@ -287,99 +282,3 @@ def patient_row(course: Course) -> dict:
         "lab_day5": {kind: lab_as_expected(course, kind) for kind in LAB_EXPECTED},
         "related_adverse_events": sum(1 for c in course.adverse_causalities if c in RELATED),
     }
-
-
-# --- reading the record --------------------------------------------------------------------
-
-
-def cohort_patients(user, *, hospital: str = "", protocol: str = "", since=None, until=None):
-    """The patients `user` may see who were given at least one dose, filtered by hospital
-    code, protocol code (of dose 1) and the date of dose 1 (`since`/`until`, inclusive)."""
-    infused = Dose.objects.filter(status=Dose.Status.INFUSED, number=1)
-    if protocol:
-        infused = infused.filter(protocol__code=protocol)
-    if since:
-        infused = infused.filter(infusion__started_at__date__gte=since)
-    if until:
-        infused = infused.filter(infusion__started_at__date__lte=until)
-    patients = Patient.objects.for_user(user).filter(pk__in=infused.values("patient_id"))
-    if hospital:
-        patients = patients.filter(hospital__code=hospital)
-    return patients
-
-
-def load_courses(patients) -> list[Course]:
-    """The `Course` of each patient of the queryset, in a fixed number of queries."""
-    doses = (
-        Dose.objects.filter(status=Dose.Status.INFUSED, infusion__isnull=False)
-        .select_related("infusion", "preparation", "batch", "protocol")
-        .order_by("number", "pk")
-    )
-    kinds = [WHO_SCALE, *LAB_EXPECTED]
-    queryset = (
-        patients.select_related("hospital", "stay")
-        .prefetch_related(
-            Prefetch("doses", queryset=doses, to_attr="report_doses"),
-            Prefetch(
-                "observations",
-                queryset=Observation.objects.filter(kind__in=kinds).order_by("observed_at"),
-                to_attr="report_observations",
-            ),
-            Prefetch(
-                "adverse_events",
-                queryset=AdverseEvent.objects.order_by("onset_at", "pk"),
-                to_attr="report_adverse_events",
-            ),
-            "support_periods",
-            "xrays",
-            "outcomes",
-        )
-        .order_by("code")
-    )
-    return [_course(patient) for patient in queryset]
-
-
-def _course(patient) -> Course:
-    facts = []
-    for dose in patient.report_doses:
-        prep = getattr(dose, "preparation", None)
-        cells = None
-        if dose.delivered_cells is not None and dose.weight_kg:
-            cells = Fraction(dose.delivered_cells) / Fraction(dose.weight_kg)
-        facts.append(
-            DoseFact(
-                number=dose.number,
-                given_at=localtime(dose.infusion.started_at),
-                cells_per_kg=cells,
-                donor_id=dose.batch.donor_id if dose.batch_id else None,
-                batch_code=dose.batch.code if dose.batch_id else "",
-                protocol=dose.protocol.code,
-                protocol_version=dose.protocol.version,
-                method=prep.method if prep else "",
-            )
-        )
-    facts.sort(key=lambda d: d.given_at)
-    try:
-        stay = patient.stay
-    except ObjectDoesNotExist:
-        stay = None
-    outcomes: dict[str, datetime.date] = {}
-    for outcome in sorted(patient.outcomes.all(), key=lambda o: o.occurred_on):
-        outcomes.setdefault(outcome.kind, outcome.occurred_on)
-    return Course(
-        code=patient.code,
-        hospital=patient.hospital.code,
-        doses=tuple(facts),
-        admitted_on=stay.admitted_on if stay else None,
-        follow_up_ended_on=stay.follow_up_ended_on if stay else None,
-        supports=tuple(
-            (p.kind, localtime(p.started_at), p.ended_at and localtime(p.ended_at))
-            for p in patient.support_periods.all()
-        ),
-        xrays=tuple(sorted((x.taken_on, x.wong_score) for x in patient.xrays.all())),
-        observations=tuple(
-            (o.kind, localtime(o.observed_at), o.value) for o in patient.report_observations
-        ),
-        outcomes=outcomes,
-        adverse_causalities=tuple(e.causality for e in patient.report_adverse_events),
-    )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django import forms
 
-from reports import cohort
+from reports import charts, cohort, records
 from reports.models import PublishedFigure
 
 # The report's own entry points need every record they summarise.
@@ -40,16 +40,16 @@ class CohortReport:
     figures: dict
     published: dict  # figure path -> {"value", "as_published", "source"}; {} if none
 
-    def rows(self) -> list[dict]:
-        return [cohort.patient_row(course) for course in self.courses]
+    def rows(self, limit: int | None = None) -> list[dict]:
+        """The per-patient rows (by patient code), the first `limit` only if given."""
+        return [cohort.patient_row(course) for course in self.courses[:limit]]
 
     def lanes(self) -> list[dict]:
-        """Figure 1 as text, beside its image: a lane per treated patient with each dose's
-        day from dose 1, its cells per kg (×10⁶) and preparation, and the outcome."""
+        """Figure 1 as text, beside its image: a lane per patient it shows (the first
+        `charts.SWIMLANE_LIMIT` by dose 1) with each dose's day from dose 1, its cells per
+        kg (×10⁶) and preparation, and the outcome."""
         lanes = []
-        for course in self.courses:
-            if not course.doses:
-                continue
+        for course in charts.first_lanes(self.courses)[0]:
             start = course.dose1.given_at
             doses = [
                 {
@@ -72,15 +72,20 @@ class CohortReport:
         return lanes
 
 
-def build(user, filters: dict) -> CohortReport:
-    patients = cohort.cohort_patients(
+def courses_for(user, filters: dict) -> list[cohort.Course]:
+    """The courses of the patients `user` may see under `filters` (what the charts draw)."""
+    patients = records.cohort_patients(
         user,
         hospital=filters.get("hospital") or "",
         protocol=filters.get("protocol") or "",
         since=filters.get("since"),
         until=filters.get("until"),
     )
-    courses = cohort.load_courses(patients)
+    return records.load_courses(patients)
+
+
+def build(user, filters: dict) -> CohortReport:
+    courses = courses_for(user, filters)
     return CohortReport(courses, cohort.figures(courses), published_for(courses))
 
 

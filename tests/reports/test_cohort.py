@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from audit.context import Origin, audit_context
-from reports import cohort
+from reports import cohort, records
 from tests.api.conftest import token_client
 from tests.factories import BatchFactory, DonorFactory, PatientFactory
 
@@ -379,7 +379,7 @@ def test_chart_data_lanes_doses_and_lab_lines(pharmacist):
     from patients.models import Patient
     from reports import charts
 
-    courses = cohort.load_courses(Patient.objects.all())
+    courses = records.load_courses(Patient.objects.all())
     lanes = {lane.patient: lane for lane in charts.swimlanes(courses)}
     labs = charts.lab_lines(courses)
 

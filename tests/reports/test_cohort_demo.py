@@ -19,7 +19,7 @@ from batches.models import Bag, Batch, Shipment
 from dosing.models import Dose
 from patients import demo
 from patients.models import Patient
-from reports import cohort
+from reports import cohort, records
 from tests.api.conftest import token_client
 from tests.factories import BatchFactory
 from tests.reports.test_cohort import _dose
@@ -45,7 +45,7 @@ def test_demo_course_reproduces_the_papers_figures():
             _dose(Patient.objects.get(code=code), batch, 1, at=at, weight="80",
                   cells=80_000_000, method="thawed", actor=users["pharmacy"])  # fmt: skip
 
-    figures = cohort.figures(cohort.load_courses(Patient.objects.all()))
+    figures = cohort.figures(records.load_courses(Patient.objects.all()))
 
     def shape(summary):
         return {key: summary[key] for key in ("median", "iqr", "n")}
@@ -119,7 +119,7 @@ def test_the_whole_demo_gives_every_figure_of_the_paper_through_the_api(demo_see
 
 
 def test_the_demo_thaws_at_salamanca_and_navarra_and_gives_each_patient_one_batch(demo_seeded):
-    courses = cohort.load_courses(Patient.objects.all())
+    courses = records.load_courses(Patient.objects.all())
     by_hospital = Counter((c.hospital, cohort.preparation(c)) for c in courses)
     assert by_hospital == {
         ("HUS", "thawed"): 4, ("CUN", "thawed"): 2,
