@@ -24,6 +24,7 @@ from dosing.api import (
     DoseViewSet,
     InfusionViewSet,
     PatientTraceView,
+    ProtocolViewSet,
 )
 from patients.api import PatientViewSet
 from reports.api import CohortPatientsView, CohortReportView
@@ -36,6 +37,7 @@ router.register("bags", BagViewSet, basename="bag")
 router.register("release-checks", ReleaseCheckViewSet, basename="release-check")
 router.register("shipments", ShipmentViewSet, basename="shipment")
 router.register("patients", PatientViewSet, basename="patient")
+router.register("protocols", ProtocolViewSet, basename="protocol")
 router.register("doses", DoseViewSet, basename="dose")
 router.register("infusions", InfusionViewSet, basename="infusion")
 router.register("adverse-events", AdverseEventViewSet, basename="adverse-event")

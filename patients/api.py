@@ -37,13 +37,72 @@ class WeightSerializer(serializers.ModelSerializer):
         )
 
 
+# Units are in the field names (STYLE.md); the help texts say them in words.
+ASSESSMENT_HELP = {
+    "id": "Identifier of the assessment.",
+    "assessed_on": "Date of the assessment.",
+    "sars_cov2_rt_pcr_confirmed": "SARS-CoV-2 confirmed by RT-PCR (null: not recorded).",
+    "pneumonia_on_imaging": "Pneumonia on chest X-ray or CT (null: not recorded).",
+    "invasive_ventilation_in_icu": "Invasive mechanical ventilation in ICU (null: not recorded).",
+    "respiratory_rate_per_min": "Respiratory rate (breaths per minute).",
+    "spo2_pct": "SpO2 at rest (%).",
+    "pao2_fio2_mmhg": "PaO2/FiO2 ratio (mmHg).",
+    "imaging_progression_over_50_pct": "Imaging progression over 50 % in 24-48 h.",
+    "sofa_score": "SOFA score (0-24).",
+    "who_ordinal_scale": "WHO ordinal scale level (0-8).",
+    "multi_organ_failure": "Multi-organ failure.",
+    "creatinine_clearance_ml_min": "Creatinine clearance (ml/min).",
+    "alt_u_l": "ALT (U/l).",
+    "ast_u_l": "AST (U/l).",
+    "active_neoplasm": "Active neoplasm (an exclusion).",
+    "systemic_immunosuppression": "Systemic immunosuppression before admission (an exclusion).",
+}
+
+
+class AssessmentSerializer(serializers.ModelSerializer):
+    """An assessment's recorded values, typed: booleans, integers and decimals (as
+    strings, like every decimal of the API), null where a value was not recorded."""
+
+    class Meta:
+        model = ClinicalAssessment
+        fields = ["id", "assessed_on", *ClinicalAssessment.VALUE_FIELDS]
+        extra_kwargs = described(**ASSESSMENT_HELP)
+
+
+# The criteria read from the patient's own record and outcomes, not from the assessment.
+NOT_FROM_ASSESSMENT = frozenset({"age", "not_deceased", "consent", "aemps_authorisation"})
+
+
 class CriterionSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Stable code of the criterion.")
     label = serializers.CharField(help_text="The criterion as the protocol states it.")
     status = serializers.ChoiceField(
         choices=["met", "not_met", "missing"], help_text="met, not_met or missing."
     )
-    value = serializers.CharField(help_text="The recorded value(s) the status comes from.")
+    value = serializers.CharField(
+        help_text="The recorded value(s) the status comes from, as text; the typed values "
+        "are in `assessment`."
+    )
+    assessment_id = serializers.IntegerField(
+        allow_null=True,
+        help_text="The assessment the criterion was read from; null for the criteria read "
+        "from the patient's record (age, consent, authorisation, death).",
+    )
+
+
+def criterion_rows(eligibility, assessment) -> list[dict]:
+    """Each criterion as the API gives it, naming the assessment it was read from."""
+    assessment_id = assessment.pk if assessment is not None else None
+    return [
+        {
+            "code": c.code,
+            "label": c.label,
+            "status": c.status,
+            "value": c.value,
+            "assessment_id": None if c.code in NOT_FROM_ASSESSMENT else assessment_id,
+        }
+        for c in eligibility.criteria
+    ]
 
 
 class EligibilitySerializer(serializers.Serializer):
@@ -51,9 +110,47 @@ class EligibilitySerializer(serializers.Serializer):
     assessed_on = serializers.DateField(
         allow_null=True, help_text="Date of the assessment evaluated (the latest)."
     )
+    assessment = AssessmentSerializer(
+        allow_null=True, help_text="The assessment evaluated, its values typed; null if none."
+    )
     criteria = CriterionSerializer(
         many=True, help_text="Every inclusion and exclusion criterion, in protocol order."
     )
+
+
+class EligibilityAtOrderSerializer(serializers.Serializer):
+    """The eligibility as evaluated when a dose was ordered, kept with the dose."""
+
+    evaluated_on = serializers.DateField(help_text="The day the eligibility was evaluated for.")
+    is_eligible = serializers.BooleanField(help_text="The overall verdict then.")
+    reconstructed = serializers.BooleanField(
+        help_text="false: recorded by the order itself; true: re-evaluated later from the "
+        "assessment current at the order time."
+    )
+    assessed_on = serializers.DateField(allow_null=True, help_text="Date of that assessment.")
+    assessment = AssessmentSerializer(
+        allow_null=True, help_text="The assessment evaluated, its values typed as then."
+    )
+    criteria = CriterionSerializer(many=True, help_text="Every criterion as evaluated.")
+
+
+def eligibility_record(
+    eligibility, assessment, *, evaluated_on, reconstructed: bool = False
+) -> dict:
+    """The JSON kept with a dose (`Dose.eligibility_at_order`): the verdict, every
+    criterion with its status and value, the assessment's id and typed values."""
+    values = AssessmentSerializer(assessment).data if assessment is not None else None
+    criteria = [dict(row) for row in CriterionSerializer(
+        criterion_rows(eligibility, assessment), many=True
+    ).data]  # fmt: skip
+    return {
+        "evaluated_on": evaluated_on.isoformat(),
+        "is_eligible": eligibility.is_eligible,
+        "reconstructed": reconstructed,
+        "assessed_on": eligibility.assessed_on.isoformat() if eligibility.assessed_on else None,
+        "assessment": dict(values) if values is not None else None,
+        "criteria": criteria,
+    }
 
 
 class ObservationSerializer(serializers.ModelSerializer):
@@ -107,6 +204,9 @@ class PatientSerializer(ClinicalCourseFields, serializers.ModelSerializer):
     outcomes = OutcomeSerializer(
         many=True, read_only=True, help_text="Extubation, ICU discharge and death, by date."
     )
+    assessments = AssessmentSerializer(
+        many=True, read_only=True, help_text="Every recorded assessment, typed, in date order."
+    )
 
     class Meta:
         model = Patient
@@ -122,6 +222,7 @@ class PatientSerializer(ClinicalCourseFields, serializers.ModelSerializer):
             "created_at",
             "current_weight",
             "eligibility",
+            "assessments",
             "observations",
             "outcomes",
             *ClinicalCourseFields.COURSE_FIELDS,
@@ -145,8 +246,16 @@ class PatientSerializer(ClinicalCourseFields, serializers.ModelSerializer):
 
     @extend_schema_field(EligibilitySerializer)
     def get_eligibility(self, patient):
-        result = evaluate_eligibility(patient)
-        return EligibilitySerializer(result).data
+        assessment = patient.latest_assessment()
+        result = evaluate_eligibility(patient, assessment)
+        return EligibilitySerializer(
+            {
+                "is_eligible": result.is_eligible,
+                "assessed_on": result.assessed_on,
+                "assessment": assessment,
+                "criteria": criterion_rows(result, assessment),
+            }
+        ).data
 
     @extend_schema_field(HospitalStaySerializer(allow_null=True))
     def get_stay(self, patient):

@@ -41,3 +41,7 @@ class PublishedFigure(AuditedModel):
     @property
     def audit_code(self) -> str:
         return f"{self.protocol_code} {self.figure}"
+
+    def reason_required(self, stored: dict) -> bool:
+        """A figure is the publication's: a stored one changes only as a correction."""
+        return True

@@ -1,5 +1,6 @@
 """Doses, infusions and adverse events through the auditor API, and the three traces."""
 
+from dosing.api.protocols import ProtocolSerializer, ProtocolViewSet
 from dosing.api.records import (
     AdverseEventSerializer,
     AdverseEventViewSet,
@@ -20,4 +21,6 @@ __all__ = [
     "InfusionSerializer",
     "InfusionViewSet",
     "PatientTraceView",
+    "ProtocolSerializer",
+    "ProtocolViewSet",
 ]

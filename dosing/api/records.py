@@ -1,15 +1,20 @@
 """Doses, infusions and adverse events through the auditor API.
 
-A dose comes with its bags, preparation and infusion inline.
+A dose comes with its bags, preparation and infusion inline, the protocol version it was
+given under, each override it was given on, and the eligibility as evaluated when it was
+ordered: what an inspector needs to recompute the cohort report.
 """
 
 from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from batches.api import BATCH_CODE_HELP
 from core.api.viewsets import AuditorViewSet
+from dosing.api.overrides import OverrideSerializer, dose_overrides
 from dosing.filters import AdverseEventFilterSet, DoseFilterSet, InfusionFilterSet
-from dosing.models import AdverseEvent, Dose, DoseBag, Infusion, Preparation
+from dosing.models import AdverseEvent, Dose, DoseBag, Infusion, Preparation, Protocol
+from patients.api import EligibilityAtOrderSerializer
 
 
 def described(**texts: str) -> dict:
@@ -125,6 +130,24 @@ class InfusionSerializer(DoseInfusionSerializer):
         fields = ["id", "dose", "dose_code", "patient", "batch", *_INFUSION_FIELDS]
 
 
+class ProtocolVersionSerializer(serializers.ModelSerializer):
+    """The protocol version a dose used: its every setting is at `url`."""
+
+    url = serializers.HyperlinkedIdentityField(
+        view_name="v1:protocol-detail",
+        help_text="The version in /api/v1/protocols/, with every setting.",
+    )
+
+    class Meta:
+        model = Protocol
+        fields = ["id", "code", "version", "url"]
+        extra_kwargs = described(
+            id="Identifier of the protocol version.",
+            code="Protocol code.",
+            version="Version number.",
+        )
+
+
 class DoseSerializer(serializers.ModelSerializer):
     code = serializers.CharField(
         read_only=True, help_text="Dose code: patient code / D<number>, e.g. SAL-P01/D1."
@@ -132,6 +155,17 @@ class DoseSerializer(serializers.ModelSerializer):
     patient = serializers.CharField(source="patient.code", read_only=True, help_text="Patient.")
     protocol = serializers.CharField(
         source="protocol.__str__", read_only=True, help_text="Protocol code and version."
+    )
+    protocol_version = ProtocolVersionSerializer(
+        source="protocol", read_only=True, help_text="The protocol version the dose used."
+    )
+    overrides = serializers.SerializerMethodField(
+        help_text="Each rule the dose was given against on a physician's override: the "
+        "rule, the physician, the reason (empty when none)."
+    )
+    eligibility_at_order = serializers.SerializerMethodField(
+        help_text="The eligibility as evaluated when the dose was ordered (null for a dose "
+        "ordered before it was kept)."
     )
     batch = serializers.CharField(
         source="batch.code",
@@ -164,6 +198,7 @@ class DoseSerializer(serializers.ModelSerializer):
             "number",
             "status",
             "protocol",
+            "protocol_version",
             "batch",
             "planned_for",
             "weight_kg",
@@ -175,6 +210,8 @@ class DoseSerializer(serializers.ModelSerializer):
             "delivered_cells_per_kg",
             "override_physician",
             "override_reason",
+            "overrides",
+            "eligibility_at_order",
             "ordered_by",
             "ordered_at",
             "allocated_by",
@@ -197,14 +234,23 @@ class DoseSerializer(serializers.ModelSerializer):
             required_cells="Cells the target dose needs (cells).",
             planned_cells="Cells in the allocated bags (cells).",
             planned_volume_ml="Volume of the allocated bags (ml).",
-            override_physician="Physician who authorised a dose outside the protocol.",
-            override_reason="Written reason for the override.",
+            override_physician="Physician who authorised a dose outside the range (kept for "
+            "older clients; `overrides` has every override, structured).",
+            override_reason="Written reason for that override (see `overrides`).",
             ordered_at="When the dose was ordered.",
             allocated_at="When bags were allocated.",
             dispensed_at="When the dose was dispensed.",
             cancelled_at="When the dose was cancelled.",
             cancel_reason="Why the dose was cancelled.",
         )
+
+    @extend_schema_field(OverrideSerializer(many=True))
+    def get_overrides(self, dose):
+        return dose_overrides(dose)
+
+    @extend_schema_field(EligibilityAtOrderSerializer(allow_null=True))
+    def get_eligibility_at_order(self, dose):
+        return dose.eligibility_at_order
 
 
 class AdverseEventSerializer(serializers.ModelSerializer):

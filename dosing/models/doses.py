@@ -85,6 +85,14 @@ class Dose(AuditedModel):
         help_text="Physician who ordered this dose from another batch after a recall.",
     )
     batch_override_reason = models.TextField(blank=True)
+    eligibility_at_order = models.JSONField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The eligibility as evaluated when the dose was ordered: the verdict, each "
+        "criterion and the assessment it came from (`patients.api.eligibility_record`). "
+        "Null for a dose ordered before it was kept.",
+    )
 
     class Meta:
         ordering = ["patient", "number", "pk"]

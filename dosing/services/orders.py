@@ -16,6 +16,7 @@ from dosing.exceptions import OrderRefused
 from dosing.models import Dose
 from dosing.rules import live_doses, order_failures
 from dosing.services.common import active_protocol, now_or, refuse
+from patients.api import eligibility_record
 from patients.eligibility import evaluate_eligibility
 from patients.models import Patient
 
@@ -36,7 +37,9 @@ def order_dose(
     more doses than the protocol allows (or than the 1–3 dose numbers); a planned time
     outside the interval window after the previous dose's infusion (names the earliest
     and latest allowed times). The planned time is a plan: thaw, refresh and infusion
-    check the window again against real times. Writes the dose with audit action `order`.
+    check the window again against real times. Writes the dose with audit action `order`,
+    with the eligibility as evaluated (`eligibility_at_order`: the verdict, each criterion
+    and the assessment it was read from), so the order's grounds stay with the dose.
     """
     at = now_or(at)
     planned_for = planned_for or at
@@ -44,11 +47,14 @@ def order_dose(
     protocol = active_protocol()
     weight = patient.current_weight()
     doses = list(live_doses(patient).select_related("infusion"))
+    day = timezone.localdate(at)
+    assessment = patient.latest_assessment()
+    eligibility = evaluate_eligibility(patient, assessment, on=day)
     refuse(
         OrderRefused,
         order_failures(
             patient,
-            eligibility=evaluate_eligibility(patient, on=timezone.localdate(at)),
+            eligibility=eligibility,
             weight=weight,
             doses=doses,
             protocol=protocol,
@@ -66,6 +72,7 @@ def order_dose(
         required_cells=required_cells(weight.weight_kg, protocol.target_cells_per_kg),
         ordered_by=actor,
         ordered_at=at,
+        eligibility_at_order=eligibility_record(eligibility, assessment, evaluated_on=day),
     )
     with audit_context(actor=actor, reason=f"dose {number} ordered"):
         try:

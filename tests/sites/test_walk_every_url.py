@@ -178,6 +178,8 @@ NOT_SITE_RECORDS = {
     "v1:audit-event-detail": "an audit event: walked by tests/audit (per-model scoping)",
     "fhir:search": "walked below with the FHIR resource types",
     "reports:cohort-chart": "a chart's name: each chart draws the reader's own patients",
+    "v1:protocol-detail": "a protocol version: the network's, which every site reads "
+    "(tests/api/test_inspector_api.py)",
     **dict.fromkeys(
         (
             "v1:reaction-report-detail",
