@@ -3,7 +3,9 @@
 `sign()` checks the password the signer re-entered at the moment of signing, records
 the printed name, the time and the meaning, and binds the signature to a SHA-256 of the
 signed content, so `signature_matches()` shows later whether the record still is what
-was signed. Every signature also writes a "sign" event on the audit trail.
+was signed (and `hash_matches()`, for lists, compares a hash the record's services keep
+of its current content, without rebuilding it). Every signature also writes a "sign"
+event on the audit trail.
 
 Signing is guarded like a login (`verify_signer`, which `sign()` and the signing forms'
 `audit.signing_forms.SignatureFormMixin` both call):
@@ -80,7 +82,14 @@ def content_hash(content: dict) -> str:
 
 def signature_matches(signature: Signature, content: dict) -> bool:
     """Whether `content` is still exactly what `signature` signed."""
-    return hmac.compare_digest(signature.content_hash, content_hash(content))
+    return hash_matches(signature, content_hash(content))
+
+
+def hash_matches(signature: Signature, digest: str) -> bool:
+    """Whether `digest` — the hash of a record's content, kept up to date by the
+    record's services — is what `signature` signed: the comparison in bulk, for a list of
+    records, without rebuilding each one's content (a blank digest never matches)."""
+    return bool(digest) and hmac.compare_digest(signature.content_hash, digest)
 
 
 def _cooloff() -> datetime.timedelta:

@@ -158,6 +158,24 @@ class SpecificationQuerySet(SiteScopedQuerySet):
         return self.exclude(pk__in=batches.objects.decided().values("specification_id"))
 
 
+def attach_decision_signatures(batches) -> None:
+    """Each batch's latest decision signature (`DECISION_MEANINGS`), read for all of
+    `batches` in one query and kept where `Batch.decision_signature()` reads it."""
+    by_id = {str(batch.pk): batch for batch in batches}
+    for batch in batches:
+        batch._decision_signature = None
+    signatures = (
+        Signature.objects.filter(
+            object_type="batches.batch", object_id__in=list(by_id), meaning__in=DECISION_MEANINGS
+        )
+        .select_related("signer")
+        .order_by("signed_at", "id")
+    )
+    for signature in signatures:
+        # Ordered by time: the latest decision wins (as `Batch.decision_signature`).
+        by_id[signature.object_id]._decision_signature = signature
+
+
 def released_batches(*, on_date: datetime.date | None = None) -> QuerySet:
     """`Batch.objects.released(on_date)`, for callers that import read paths by name."""
     from batches.models import Batch

@@ -314,13 +314,18 @@ def recall_problem(batch) -> str:
     )
 
 
-def batch_problem(batch, on_date: datetime.date) -> str | None:
+def batch_problem(batch, on_date: datetime.date, *, kept_hash: bool = False) -> str | None:
     """Why nothing of `batch` may go on towards a patient on `on_date`, or None.
 
     The one usability rule of every step (allocate, thaw, refresh, dispense, bedside scan,
     infusion). Recalled (the refusal names the recall, see `recall_problem`); not
     released; expired (or no expiry date) on that day; no QP decision signature, or a
     signature that no longer matches the batch record (corrected after release).
+
+    Whether the signature matches is judged on the record rebuilt in full (one batch's
+    step), or with `kept_hash` on the hash the batch services keep of it
+    (`Batch.record_hash`): the same rule for many batches at once, without rebuilding
+    any (the calculator's stock, read with `attach_decision_signatures`).
     """
     if batch.status == batch.Status.RECALLED:
         return recall_problem(batch)
@@ -340,7 +345,11 @@ def batch_problem(batch, on_date: datetime.date) -> str | None:
             f"batch {batch.code} has no QP release signature on file. Ask the Qualified Person "
             "to review and sign the release before any of it is used."
         )
-    if not signature_matches(signature, batch.signature_content()):
+    if kept_hash:
+        matches = batch.kept_hash_matches(signature)
+    else:
+        matches = signature_matches(signature, batch.signature_content())
+    if not matches:
         return (
             f"batch {batch.code} was changed after the QP signed its release "
             f"({fmt_time(signature.signed_at)}, {signature.printed_name}): the signature no "

@@ -8,9 +8,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from audit.models import Signature
-from audit.signatures import signature_matches
+from audit.signatures import hash_matches, signature_matches
 from batches.models import (
-    DECISION_MEANINGS,
     Bag,
     BagEvent,
     Batch,
@@ -20,6 +19,7 @@ from batches.models import (
     SerologyResult,
     SpecificationItem,
 )
+from batches.querysets import attach_decision_signatures
 from sites.api import FacilitySerializer
 
 BATCH_CODE_HELP = "Batch code: the 13-character ISBT 128 DIN followed by its check character."
@@ -141,7 +141,8 @@ class SignatureSerializer(serializers.ModelSerializer):
     )
     matches_record = serializers.SerializerMethodField(
         help_text="Whether the batch record still hashes to what the QP signed; false means "
-        "the record changed after signing. Checked on the batch's own page (null in lists)."
+        "the record changed after signing. On the batch's own page the record is rebuilt "
+        "and hashed; in lists, the hash the batch keeps of its record is compared."
     )
 
     class Meta:
@@ -164,7 +165,10 @@ class SignatureSerializer(serializers.ModelSerializer):
 
     def get_matches_record(self, signature) -> bool | None:
         content = self.context.get("signed_content")
-        return None if content is None else signature_matches(signature, content)
+        if content is not None:
+            return signature_matches(signature, content)
+        kept = self.context.get("kept_hash")
+        return None if kept is None else hash_matches(signature, kept)
 
 
 class BatchListSerializer(serializers.ListSerializer):
@@ -179,21 +183,9 @@ class BatchListSerializer(serializers.ListSerializer):
 def attach_release_signatures(batches) -> None:
     """Each batch's latest decision signature (`DECISION_MEANINGS`) as
     `_release_signature`, for a page of batches in one query."""
-    by_id = {str(batch.pk): batch for batch in batches}
+    attach_decision_signatures(batches)
     for batch in batches:
-        batch._release_signature = None
-    signatures = (
-        Signature.objects.filter(
-            object_type=Batch._meta.label_lower,
-            object_id__in=list(by_id),
-            meaning__in=DECISION_MEANINGS,
-        )
-        .select_related("signer")
-        .order_by("signed_at", "id")
-    )
-    for signature in signatures:
-        # Ordered by time: the latest decision wins.
-        by_id[signature.object_id]._release_signature = signature
+        batch._release_signature = batch.decision_signature()
 
 
 class BatchSerializer(serializers.ModelSerializer):
@@ -254,7 +246,7 @@ class BatchSerializer(serializers.ModelSerializer):
         signature = batch._release_signature
         if signature is None:
             return None
-        context = {}
+        context = {"kept_hash": batch.record_hash}
         if self.context.get("verify_signature"):
             context["signed_content"] = batch.signature_content()
         return SignatureSerializer(signature, context=context).data

@@ -13,6 +13,7 @@ from django.db import models
 
 from audit.audited import AuditedModel
 from audit.models import Signature
+from audit.signatures import hash_matches
 from batches.isbt import DIN_RE, iso7064_mod37_2
 from batches.models.guards import RefusesDeletion
 from batches.querysets import DECISION_MEANINGS, BatchQuerySet, ReleaseCheckQuerySet
@@ -63,8 +64,23 @@ class Batch(AuditedModel):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.IN_PRODUCTION)
     status_changed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    record_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        editable=False,
+        help_text="SHA-256 of the batch record as it is now (`signature_content`), kept "
+        "by the batch services from the QP's first decision on (blank before): compared "
+        "with the decision signature's hash, it says in bulk whether that signature still "
+        "matches.",
+    )
 
     objects = BatchQuerySet.as_manager()
+
+    # The kept hash is derived from records that are each on the trail (the batch's
+    # fields, its checks, its bags, its donor): not a fact of its own, so not copied into
+    # the trail nor reconciled (`batches.services.signed_record`).
+    audit_exclude = ("record_hash",)
 
     class Meta:
         verbose_name_plural = "batches"
@@ -112,7 +128,19 @@ class Batch(AuditedModel):
 
     def save(self, *args, **kwargs):
         self.din_check = iso7064_mod37_2(self.din)
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            # The kept record hash is written only by `keep_record_hash` (naming it): a
+            # copy of the batch loaded before the hash changed must not put back an old one.
+            kwargs["update_fields"] = self._saved_fields()
         super().save(*args, **kwargs)
+
+    @classmethod
+    def _saved_fields(cls) -> tuple[str, ...]:
+        return tuple(
+            f.name
+            for f in cls._meta.concrete_fields
+            if not f.primary_key and f.name != "record_hash"
+        )
 
     def clean(self):
         super().clean()
@@ -224,8 +252,16 @@ class Batch(AuditedModel):
         ).order_by("signed_at", "pk")
 
     def decision_signature(self):
-        """The latest release or rejection signature, or None."""
+        """The latest release or rejection signature, or None (read once for a list of
+        batches by `batches.querysets.attach_decision_signatures`)."""
+        if hasattr(self, "_decision_signature"):
+            return self._decision_signature
         return self.signatures().filter(meaning__in=DECISION_MEANINGS).last()
+
+    def kept_hash_matches(self, signature) -> bool:
+        """Whether the record hash the batch services keep (`record_hash`) is what
+        `signature` signed: the bulk comparison, without rebuilding the record."""
+        return hash_matches(signature, self.record_hash)
 
 
 class ReleaseCheck(RefusesDeletion, AuditedModel):

@@ -17,6 +17,7 @@ from audit.context import audit_context
 from batches.exceptions import BagCreationError, BagTransitionError, NotEnoughPositionsError
 from batches.models import Bag, BagEvent, Batch, StorageLocation
 from batches.services.base import lock_batch
+from batches.services.signed_record import keep_record_hash
 from batches.services.storage import BOX_POSITIONS, free_positions_from
 from core.exceptions import validation_messages
 
@@ -153,4 +154,6 @@ def create_bags(
                 for bag in bags
             ]
         )
+        # A batch on hold after its release is still decided on: its record now has more bags.
+        keep_record_hash(batch, actor=actor)
     return bags

@@ -14,7 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from batches.exceptions import BatchError
-from batches.models import Batch, Donor, Procurement, SerologyResult
+from batches.models import Donor, Procurement, SerologyResult
 from batches.services.base import delete_audited, refuse_unknown, save_validated
 from batches.services.release import Hold, review_released
 
@@ -25,8 +25,9 @@ MOVED_TO_ANOTHER_DONOR = "A record cannot be moved to another donor: record it a
 
 
 def _review_donor(donor: Donor, *, actor, cause: str, why: str) -> list[Hold]:
-    released = donor.batches.filter(status=Batch.Status.RELEASED).order_by("pk")
-    return review_released(list(released), actor=actor, cause=cause, why=why)
+    # Every batch a QP decided on keeps its record's hash; the released ones are judged.
+    decided = donor.batches.decided().order_by("pk")
+    return review_released(list(decided), actor=actor, cause=cause, why=why)
 
 
 def _require_donor_reason(donor: Donor, reason: str, what: str) -> None:

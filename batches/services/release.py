@@ -13,12 +13,13 @@ from django.utils import timezone
 
 from audit.context import audit_context
 from audit.models import Signature
-from audit.signatures import SignatureError, sign, signature_matches
+from audit.signatures import SignatureError, hash_matches, sign
 from batches.exceptions import BatchError, ReleaseError
 from batches.models import Bag, Batch
 from batches.rules import release_failures
 from batches.services.base import lock_batch
 from batches.services.custody import S, move_bag, status_label
+from batches.services.signed_record import keep_record_hash
 from core.plausibility import moment_problem, programme_start
 from sites.scope import site_scope
 
@@ -59,9 +60,10 @@ def _sign_decision(
 ) -> Batch:
     """The QP's signed decision on a locked batch, release or rejection alike: the
     signature (`meaning`, bound to `batch.signature_content()`), then `decided` —
-    (new status, audit action) — saved, both under `reason`. A wrong password refuses
-    before anything is written."""
+    (new status, audit action) — saved, both under `reason`, and the record's hash kept
+    (`keep_record_hash`). A wrong password refuses before anything is written."""
     status, audit_action = decided
+    content = batch.signature_content()
     with audit_context(actor=actor, reason=reason):
         sign(
             signer=actor,
@@ -70,13 +72,15 @@ def _sign_decision(
             object_type=batch._meta.label_lower,
             object_id=batch.pk,
             object_repr=batch.code,
-            content=batch.signature_content(),
+            content=content,
             comment=comment,
             signed_at=at,
         )
         batch.status = status
         batch.status_changed_at = at or timezone.now()
         batch.save(audit_action=audit_action)
+    # From the decision on, the batch keeps the hash of its record (here: what was signed).
+    keep_record_hash(batch, actor=actor, reason=reason, content=content)
     return batch
 
 
@@ -307,18 +311,24 @@ def hold(batch: Batch, failures: list[str], *, actor, cause: str, why: str = "")
 def review_released(batches, *, actor, cause: str, why: str = "") -> list[Hold]:
     """Re-check each released batch after a change to its data; hold those that fail.
 
-    Runs in the caller's transaction. Each batch is locked and re-read, then judged by
-    `release_failures(review=True)` (every release rule except those about the release
-    step itself). Returns the holds made (empty when every batch still passes).
+    Runs in the caller's transaction. Each batch is locked and re-read, and the hash of
+    its record kept (`keep_record_hash`, whatever its status, once a QP decided on it);
+    a released one is then judged by `release_failures(review=True)` (every release rule
+    except those about the release step itself). Returns the holds made (empty when every
+    batch still passes).
     """
     holds = []
+    kept_reason = f"{cause}: {why.strip()}" if why.strip() else cause
     for candidate in batches:
         batch = lock_batch(candidate)
+        digest = keep_record_hash(batch, actor=actor, reason=kept_reason)
+        if candidate is not batch:
+            candidate.record_hash = batch.record_hash
         if batch.status != Batch.Status.RELEASED:
             continue
         failures = release_failures(batch, review=True)
         signature = batch.decision_signature()
-        if signature is not None and not signature_matches(signature, batch.signature_content()):
+        if signature is not None and not hash_matches(signature, digest):
             # Even a correction that passes every rule changes what the QP certified:
             # dosing refuses a batch whose signature no longer matches, so it goes back
             # to the QP rather than stranding released stock nobody may use.

@@ -12,7 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from audit.context import audit_context
-from batches.models import ReleaseSpecification, SpecificationItem
+from batches.models import Batch, ReleaseSpecification, SpecificationItem
 from batches.rules import evaluate_check
 from batches.services.base import (
     correct_record,
@@ -21,6 +21,7 @@ from batches.services.base import (
     refuse_unknown,
     save_validated,
 )
+from batches.services.signed_record import keep_record_hashes
 
 ITEM_FIELDS = ("specification", *SpecificationItem.RECORD_FIELDS)
 
@@ -39,10 +40,17 @@ def correct_specification(
     spec: ReleaseSpecification, *, actor: AbstractBaseUser | None, reason: str = "", **changes
 ) -> ReleaseSpecification:
     """Correct a version's code, dates, notes or whether new batches take it; a version a
-    QP decision was made against changes only with a written reason (the trail's rule)."""
-    return correct_record(
+    QP decision was made against changes only with a written reason (the trail's rule).
+    Its name (code and version) is part of each batch's signed record: the decided
+    batches judged against it keep their record's new hash (`keep_record_hash`)."""
+    spec = correct_record(
         spec, changes, allowed=ReleaseSpecification.RECORD_FIELDS, actor=actor, reason=reason
     )
+    if {"code", "version"} & set(changes):
+        decided = Batch.objects.filter(specification=spec).decided().values_list("pk", flat=True)
+        locked = Batch.objects.select_for_update().filter(pk__in=list(decided)).order_by("pk")
+        keep_record_hashes(locked, actor=actor, reason=reason)
+    return spec
 
 
 @transaction.atomic

@@ -1,211 +1,41 @@
-"""Planning and allocating a dose: the calculator's proposal, then whole bags reserved.
+"""Allocating a dose: whole bags reserved, the calculator's proposal or bags chosen by hand.
 
-`plan_dose` is what the order page shows (no locks, nothing written); `allocate_dose`
-reserves exactly the bags of a plan (or bags chosen by hand, with a reason), safe under
-concurrency. Both ask `candidate_stock` for the stock, so the page and the reservation
-see the same bags through the same rules.
+`allocate_dose` reserves exactly the bags of a plan (or bags chosen by hand, with a
+reason), safe under concurrency. It asks `dosing.services.stock` for the stock and the
+proposal, as the order page does (`plan_dose`), so the page and the reservation see the
+same bags through the same rules, in a number of queries that does not grow with stock.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.context import audit_context
 from batches.models import Bag, Batch, StorageLocation
-from batches.querysets import bags_available_for_allocation
-from batches.rules import batch_problem
 from batches.services import reserve_bags
 from core.formatting import fmt_cells
-from dosing.calculator import BagOption, Course, DosePlan, DoseRange, propose_bags
+from dosing.calculator import DoseRange
 from dosing.exceptions import AllocationError
-from dosing.models import Dose, DoseBag, Protocol
-from dosing.models.protocol import MAX_DOSE_NUMBER
+from dosing.models import Dose, DoseBag
 from dosing.rules import (
     alive_failures,
     batch_override_failures,
     chosen_bag_failures,
-    dose_reference_time,
     override_check,
     range_text,
     status_failures,
 )
 from dosing.rules.received import received_failures
 from dosing.services.common import lock_dose, now_or, patient_batch, refuse
-from patients.models import Patient
+from dosing.services.stock import candidate_stock, propose, usable_bags, verified_plan
 
 S = Dose.Status
-
-
-def course_need(
-    protocol: Protocol, *, doses_given: int, latest_start: datetime.datetime
-) -> Course:
-    """What the patient's batch must still supply from this dose on: the doses the course
-    still allows (this one included; the protocol's maximum, never past the dose numbers),
-    each before the batch expires — the last of them at the latest `latest_start` (this
-    dose's latest start) plus the maximum interval per later dose."""
-    doses = max(min(protocol.max_doses, MAX_DOSE_NUMBER) - doses_given, 1)
-    last = latest_start + datetime.timedelta(hours=protocol.max_interval_hours * (doses - 1))
-    return Course(doses=doses, until=timezone.localdate(last))
-
-
-@dataclass(frozen=True)
-class Stock:
-    """The candidate stock for a patient's next dose, as the order page and the
-    allocation both see it."""
-
-    fixed_batch: Batch | None
-    bags: QuerySet
-    on_date: datetime.date
-    course: Course
-
-
-def candidate_stock(
-    patient: Patient,
-    protocol: Protocol,
-    *,
-    planned_for: datetime.datetime,
-    exclude: Dose | None = None,
-    at: datetime.datetime | None = None,
-    replace_recalled: bool = False,
-) -> Stock:
-    """The available bags a dose planned for `planned_for` may come from, in a constant
-    number of queries: bags received in range at the patient's hospital (stored at one
-    of its positions), of the patient's batch once the first dose fixed it, of released
-    batches unexpired on the day the dose will be given (never earlier than `at`), with
-    the course that batch must still supply. Expiry is judged once, against that day: the
-    stock query selects on it and `usable_bags` re-checks each batch on the same day.
-    `replace_recalled`: the patient's batch was recalled and a physician's override lets
-    the course continue from any released batch."""
-    on_date = max(timezone.localdate(now_or(at)), timezone.localdate(planned_for))
-    fixed_batch = patient_batch(patient, exclude=exclude)
-    if (
-        replace_recalled
-        and fixed_batch is not None
-        and fixed_batch.status == Batch.Status.RECALLED
-    ):
-        fixed_batch = None
-    bags = bags_available_for_allocation(on_date=on_date).filter(
-        location__hospital_id=patient.hospital_id
-    )
-    if fixed_batch is not None:
-        bags = bags.filter(batch=fixed_batch)
-    given = list(Dose.objects.of_patient(patient).exclude(pk=getattr(exclude, "pk", None)))
-    if given:
-        latest_start = dose_reference_time(given[-1]) + datetime.timedelta(
-            hours=protocol.max_interval_hours
-        )
-    else:
-        latest_start = planned_for
-    course = course_need(protocol, doses_given=len(given), latest_start=latest_start)
-    return Stock(fixed_batch, bags, on_date, course)
-
-
-def usable_bags(bags, *, on_date: datetime.date) -> list[Bag]:
-    """Of available bags, those whose batch passes `batch_problem` on `on_date` (released,
-    unexpired that day, QP signature still matching the batch record); one check per
-    batch."""
-    verdict: dict[int, bool] = {}
-    usable = []
-    for bag in bags:
-        if bag.batch_id not in verdict:
-            verdict[bag.batch_id] = batch_problem(bag.batch, on_date) is None
-        if verdict[bag.batch_id]:
-            usable.append(bag)
-    return usable
-
-
-def _propose(dose_range, weight_kg, bags, stock: Stock) -> DosePlan:
-    return propose_bags(
-        weight_kg=weight_kg,
-        dose_range=dose_range,
-        bags=[BagOption.from_bag(b) for b in bags],
-        batch_code=stock.fixed_batch.code if stock.fixed_batch else None,
-        course=stock.course,
-    )
-
-
-def plan_dose(
-    patient: Patient,
-    *,
-    weight_kg: Decimal,
-    protocol: Protocol,
-    exclude: Dose | None = None,
-    planned_for: datetime.datetime | None = None,
-    replace_recalled: bool = False,
-) -> DosePlan:
-    """The proposal for the patient's next dose from the stock as it is (no locks).
-
-    The batch chosen can supply the rest of the course where any can, and the first
-    choice never spoils it (see `dosing.calculator.propose_bags`); `planned_for` (when
-    the dose will be given) defaults to now. `replace_recalled`: the patient's batch was
-    recalled, so propose from any released batch (allocation needs the override).
-    """
-    stock = candidate_stock(
-        patient,
-        protocol,
-        planned_for=planned_for or timezone.now(),
-        exclude=exclude,
-        replace_recalled=replace_recalled,
-    )
-    bags = usable_bags(stock.bags, on_date=stock.on_date)
-    dose_range = DoseRange.from_protocol(protocol)
-    plan = _propose(dose_range, weight_kg, bags, stock)
-    if not plan.bags:
-        elsewhere = facilities_with_stock(patient, stock, dose_range, weight_kg)
-        plan = dataclasses.replace(
-            plan,
-            warning=" ".join(
-                filter(None, [plan.warning, stock_elsewhere_text(patient, elsewhere)])
-            ),
-            stock_elsewhere=tuple((facility.pk, facility.fin) for facility in elsewhere),
-        )
-    return plan
-
-
-def facilities_with_stock(patient: Patient, stock: Stock, dose_range: DoseRange, weight_kg):
-    """The facilities whose stored, released stock (of the patient's batch once fixed, in
-    no open shipment) could give this dose: where the pharmacy may ask for a shipment.
-    Two queries, whatever the number of facilities."""
-    bags = (
-        bags_available_for_allocation(on_date=stock.on_date)
-        .filter(location__facility__isnull=False)
-        .exclude(shipment_items__open=True)
-        .select_related("location__facility")
-    )
-    if stock.fixed_batch is not None:
-        bags = bags.filter(batch=stock.fixed_batch)
-    by_facility: dict = {}
-    for bag in usable_bags(bags, on_date=stock.on_date):
-        by_facility.setdefault(bag.location.facility, []).append(bag)
-    return [
-        facility
-        for facility, held in sorted(by_facility.items(), key=lambda item: item[0].fin)
-        if _propose(dose_range, weight_kg, held, stock).bags
-    ]
-
-
-def stock_elsewhere_text(patient: Patient, facilities) -> str:
-    """What the plan says when the hospital has no received stock for the dose."""
-    hospital = patient.hospital.code
-    if not facilities:
-        return (
-            f"No bags received in range at {hospital} give this dose, and no facility "
-            "holds suitable released stock."
-        )
-    names = ", ".join(f"{f.fin} ({f.name})" for f in facilities)
-    return (
-        f"No bags received in range at {hospital} give this dose. Suitable released stock "
-        f"is held at: {names}. Send that facility a shipment request."
-    )
 
 
 def lock_bags(ids: Sequence[int], *, available_only: bool) -> list[Bag]:
@@ -322,6 +152,7 @@ def allocate_dose(
         exclude=dose,
         at=at,
         replace_recalled=switching,
+        course_batch=course_batch,
     )
     fixed_batch = stock.fixed_batch
     if bags is None:
@@ -329,7 +160,12 @@ def allocate_dose(
         locked = usable_bags(lock_bags(candidate_pks, available_only=True), on_date=stock.on_date)
     else:
         locked = usable_bags(stock.bags, on_date=stock.on_date)
-    plan = _propose(DoseRange.from_protocol(dose.protocol), dose.weight_kg, locked, stock)
+    dose_range = DoseRange.from_protocol(dose.protocol)
+    plan = verified_plan(
+        lambda some: propose(dose_range, dose.weight_kg, some, stock),
+        locked,
+        on_date=stock.on_date,
+    )
     chosen = _chosen_bags(dose, bags, plan, locked, fixed_batch, stock.on_date)
 
     total_cells = sum(b.nominal_cells for b in chosen)

@@ -40,10 +40,14 @@ def active_protocol() -> Protocol:
     return protocol
 
 
-def patient_batch(patient: Patient, *, exclude: Dose | None = None) -> Batch | None:
+def patient_batch(patient: Patient, *, exclude: Dose | None = None, doses=None) -> Batch | None:
     """The batch of the patient's doses: fixed by the first dose that reserved bags — or,
     after a recall, by the latest (a dose allocated from another batch with a physician's
-    override fixes that batch for the rest of the course)."""
+    override fixes that batch for the rest of the course). `doses`: the patient's live
+    doses in course order (`live_doses`, with their batch), when already read."""
+    if doses is not None:
+        fixed = [dose for dose in doses if dose.batch_id is not None and dose != exclude]
+        return fixed[-1].batch if fixed else None
     doses = live_doses(patient).filter(batch__isnull=False)
     if exclude is not None:
         doses = doses.exclude(pk=exclude.pk)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from audit.models import Signature
 from audit.signatures import content_hash
 from batches.models import Bag, Batch
+from batches.services.signed_record import keep_record_hash
 from dosing.models import Protocol
 from tests.factories.base import AuditedFactory
 from tests.factories.batches import BagFactory, BatchFactory
@@ -76,7 +77,7 @@ def sign_release(batch):
     signer, _ = User.objects.get_or_create(
         username="qp-factory", defaults={"first_name": "Quinn", "last_name": "Factory"}
     )
-    return Signature.objects.create(
+    signature = Signature.objects.create(
         signer=signer,
         printed_name=signer.get_full_name(),
         signed_at=timezone.now(),
@@ -85,3 +86,6 @@ def sign_release(batch):
         object_id=str(batch.pk),
         content_hash=content_hash(batch.signature_content()),
     )
+    # As `release_batch` does: from the decision on, the batch keeps its record's hash.
+    keep_record_hash(batch, actor=signer, reason="test set-up: QP release signature")
+    return signature

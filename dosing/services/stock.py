@@ -1,0 +1,251 @@
+"""The stock a patient's next dose may come from, and the calculator's proposal from it.
+
+`plan_dose` is what the order page shows (no locks, nothing written); the allocation
+(`dosing.services.allocation`) reserves exactly the bags of a plan. Both ask
+`candidate_stock` for the stock and `usable_bags` for the bags whose batch may be used,
+so the page and the reservation see the same bags through the same rules.
+
+A constant number of queries, whatever the stock: the candidate bags in one query, their
+batches' decision signatures in one (`attach_decision_signatures`), and whether each
+signature still matches from the hash each batch keeps of its record
+(`batches.rules.batch_problem(kept_hash=True)`), not by rebuilding every record. The batch
+the calculator proposes is then checked with its record rebuilt in full (`verified_plan`),
+as every later step checks it, so a record changed around the batch services is refused
+here too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from batches.models import Bag, Batch
+from batches.querysets import attach_decision_signatures, bags_available_for_allocation
+from batches.rules import batch_problem
+from dosing.calculator import BagOption, Course, DosePlan, DoseRange, propose_bags
+from dosing.models import Dose, Protocol
+from dosing.models.protocol import MAX_DOSE_NUMBER
+from dosing.rules import dose_reference_time
+from dosing.services.common import now_or, patient_batch
+from patients.models import Patient
+
+logger = logging.getLogger("celltrack.dosing")
+
+_UNREAD = object()
+
+# Loaded with the proposed batch, so that its record is rebuilt in two more queries.
+RECORD_RELATED = ("donor", "procurement", "facility", "specification")
+
+
+def course_need(
+    protocol: Protocol, *, doses_given: int, latest_start: datetime.datetime
+) -> Course:
+    """What the patient's batch must still supply from this dose on: the doses the course
+    still allows (this one included; the protocol's maximum, never past the dose numbers),
+    each before the batch expires — the last of them at the latest `latest_start` (this
+    dose's latest start) plus the maximum interval per later dose."""
+    doses = max(min(protocol.max_doses, MAX_DOSE_NUMBER) - doses_given, 1)
+    last = latest_start + datetime.timedelta(hours=protocol.max_interval_hours * (doses - 1))
+    return Course(doses=doses, until=timezone.localdate(last))
+
+
+@dataclass(frozen=True)
+class Stock:
+    """The candidate stock for a patient's next dose, as the order page and the
+    allocation both see it."""
+
+    fixed_batch: Batch | None
+    bags: QuerySet
+    on_date: datetime.date
+    course: Course
+
+
+def candidate_stock(
+    patient: Patient,
+    protocol: Protocol,
+    *,
+    planned_for: datetime.datetime,
+    exclude: Dose | None = None,
+    at: datetime.datetime | None = None,
+    replace_recalled: bool = False,
+    course_batch=_UNREAD,
+) -> Stock:
+    """The available bags a dose planned for `planned_for` may come from, in a constant
+    number of queries: bags received in range at the patient's hospital (stored at one
+    of its positions), of the patient's batch once the first dose fixed it, of released
+    batches unexpired on the day the dose will be given (never earlier than `at`), with
+    the course that batch must still supply. Expiry is judged once, against that day: the
+    stock query selects on it and `usable_bags` re-checks each batch on the same day.
+    `replace_recalled`: the patient's batch was recalled and a physician's override lets
+    the course continue from any released batch. `course_batch`: the patient's batch
+    (`patient_batch`), when the caller has already read it."""
+    on_date = max(timezone.localdate(now_or(at)), timezone.localdate(planned_for))
+    given = list(
+        Dose.objects.of_patient(patient)
+        .exclude(pk=getattr(exclude, "pk", None))
+        .select_related("batch")
+    )
+    if course_batch is _UNREAD:
+        course_batch = patient_batch(patient, doses=given)
+    fixed_batch = course_batch
+    if (
+        replace_recalled
+        and fixed_batch is not None
+        and fixed_batch.status == Batch.Status.RECALLED
+    ):
+        fixed_batch = None
+    bags = bags_available_for_allocation(on_date=on_date).filter(
+        location__hospital_id=patient.hospital_id
+    )
+    if fixed_batch is not None:
+        bags = bags.filter(batch=fixed_batch)
+    if given:
+        latest_start = dose_reference_time(given[-1]) + datetime.timedelta(
+            hours=protocol.max_interval_hours
+        )
+    else:
+        latest_start = planned_for
+    course = course_need(protocol, doses_given=len(given), latest_start=latest_start)
+    return Stock(fixed_batch, bags, on_date, course)
+
+
+def usable_bags(bags, *, on_date: datetime.date) -> list[Bag]:
+    """Of available bags, those whose batch passes `batch_problem` on `on_date` (released,
+    unexpired that day, QP signature still matching the batch record), judged once per
+    batch on the hash it keeps of its record: one query for the bags (if not yet read)
+    and one for their batches' signatures, whatever their number. The bags of a batch
+    share one batch object, carrying its decision signature."""
+    bags = list(bags)
+    batches: dict[int, Batch] = {}
+    for bag in bags:
+        bag.batch = batches.setdefault(bag.batch_id, bag.batch)
+    attach_decision_signatures(list(batches.values()))
+    usable = {
+        pk
+        for pk, batch in batches.items()
+        if batch_problem(batch, on_date, kept_hash=True) is None
+    }
+    return [bag for bag in bags if bag.batch_id in usable]
+
+
+def verified_plan(
+    propose: Callable[[Sequence[Bag]], DosePlan], bags: Sequence[Bag], *, on_date: datetime.date
+) -> DosePlan:
+    """`propose(bags)`, with the proposed batch's record rebuilt in full and checked
+    (`batch_problem`): a batch whose kept hash says its signature matches while its record
+    says otherwise (changed around the batch services) is left out and the dose proposed
+    again without it. Three queries for the proposed batch; more only after such a change."""
+    by_pk = {bag.pk: bag for bag in bags}
+    refused: set[int] = set()
+    while True:
+        plan = propose([bag for bag in bags if bag.batch_id not in refused])
+        if not plan.bags:
+            return plan
+        batch = by_pk[plan.bags[0].pk].batch
+        full = Batch.objects.select_related(*RECORD_RELATED).get(pk=batch.pk)
+        full._decision_signature = batch.decision_signature()
+        problem = batch_problem(full, on_date)
+        if problem is None:
+            return plan
+        logger.warning(
+            "Batch %s: its kept record hash says its QP signature matches, its record does "
+            "not (changed around the batch services); left out of the proposal: %s",
+            batch.code,
+            problem,
+        )
+        refused.add(batch.pk)
+
+
+def propose(dose_range: DoseRange, weight_kg, bags, stock: Stock) -> DosePlan:
+    """The calculator's proposal (`dosing.calculator.propose_bags`) from `bags`."""
+    return propose_bags(
+        weight_kg=weight_kg,
+        dose_range=dose_range,
+        bags=[BagOption.from_bag(b) for b in bags],
+        batch_code=stock.fixed_batch.code if stock.fixed_batch else None,
+        course=stock.course,
+    )
+
+
+def plan_dose(
+    patient: Patient,
+    *,
+    weight_kg: Decimal,
+    protocol: Protocol,
+    exclude: Dose | None = None,
+    planned_for: datetime.datetime | None = None,
+    replace_recalled: bool = False,
+) -> DosePlan:
+    """The proposal for the patient's next dose from the stock as it is (no locks).
+
+    The batch chosen can supply the rest of the course where any can, and the first
+    choice never spoils it (see `dosing.calculator.propose_bags`); `planned_for` (when
+    the dose will be given) defaults to now. `replace_recalled`: the patient's batch was
+    recalled, so propose from any released batch (allocation needs the override).
+    """
+    stock = candidate_stock(
+        patient,
+        protocol,
+        planned_for=planned_for or timezone.now(),
+        exclude=exclude,
+        replace_recalled=replace_recalled,
+    )
+    bags = usable_bags(stock.bags, on_date=stock.on_date)
+    dose_range = DoseRange.from_protocol(protocol)
+    plan = verified_plan(
+        lambda some: propose(dose_range, weight_kg, some, stock), bags, on_date=stock.on_date
+    )
+    if not plan.bags:
+        elsewhere = facilities_with_stock(patient, stock, dose_range, weight_kg)
+        plan = dataclasses.replace(
+            plan,
+            warning=" ".join(
+                filter(None, [plan.warning, stock_elsewhere_text(patient, elsewhere)])
+            ),
+            stock_elsewhere=tuple((facility.pk, facility.fin) for facility in elsewhere),
+        )
+    return plan
+
+
+def facilities_with_stock(patient: Patient, stock: Stock, dose_range: DoseRange, weight_kg):
+    """The facilities whose stored, released stock (of the patient's batch once fixed, in
+    no open shipment) could give this dose: where the pharmacy may ask for a shipment.
+    Three queries, whatever the number of facilities and batches."""
+    bags = (
+        bags_available_for_allocation(on_date=stock.on_date)
+        .filter(location__facility__isnull=False)
+        .exclude(shipment_items__open=True)
+        .select_related("location__facility")
+    )
+    if stock.fixed_batch is not None:
+        bags = bags.filter(batch=stock.fixed_batch)
+    by_facility: dict = {}
+    for bag in usable_bags(bags, on_date=stock.on_date):
+        by_facility.setdefault(bag.location.facility, []).append(bag)
+    return [
+        facility
+        for facility, held in sorted(by_facility.items(), key=lambda item: item[0].fin)
+        if propose(dose_range, weight_kg, held, stock).bags
+    ]
+
+
+def stock_elsewhere_text(patient: Patient, facilities) -> str:
+    """What the plan says when the hospital has no received stock for the dose."""
+    hospital = patient.hospital.code
+    if not facilities:
+        return (
+            f"No bags received in range at {hospital} give this dose, and no facility "
+            "holds suitable released stock."
+        )
+    names = ", ".join(f"{f.fin} ({f.name})" for f in facilities)
+    return (
+        f"No bags received in range at {hospital} give this dose. Suitable released stock "
+        f"is held at: {names}. Send that facility a shipment request."
+    )

@@ -1,0 +1,171 @@
+"""The calculator and the allocation read the stock in a number of queries that does not
+grow with it, and judge each batch's QP signature on the hash the batch keeps of its
+record (issue 15: "ask the database for candidate stock in a constant number of
+queries"; issue 14: "keep the record's hash at signing and compare in bulk").
+
+The rule stays the one of every step: a batch whose record no longer matches what the QP
+signed gives nothing to a patient (`batches.rules.batch_problem`).
+"""
+
+import datetime
+import importlib
+from decimal import Decimal
+
+import pytest
+from django.apps import apps
+from django.utils import timezone
+
+from audit.signatures import content_hash
+from batches.models import Batch, SpecificationItem
+from batches.querysets import attach_decision_signatures
+from batches.rules import batch_problem
+from batches.services import correct_specification, record_check, release_batch
+from dosing import services
+from dosing.exceptions import AllocationError
+from tests.factories import HospitalFactory, make_release_ready_batch, released_batch_with_bags
+from tests.factories.shipments import receive_at
+
+pytestmark = pytest.mark.django_db
+
+WEIGHT_KG = Decimal("78")  # 54.6–101.4 ×10⁶ cells: one bag of 60 or 75 ×10⁶ is a dose
+
+# The dose calculation: the patient's doses, the candidate bags, their batches' decision
+# signatures, and the proposed batch's record rebuilt in full (batch, checks, bags).
+PLAN_QUERIES = 8
+# The order page: session, user, permissions, patient, weight, eligibility, protocol,
+# the calculation, the previous dose, and the notices vigilance registers.
+ORDER_PAGE_QUERIES = 20
+# Allocating one bag: the locked dose, the patient (alive, batch, doses), the candidate
+# bags and their locks, the batches and their signatures, the proposed batch rebuilt
+# (12 reads); then the conditional reservation with its custody event, the dose's bag and
+# the dose, each with its audit event (17 statements, savepoints included): none of it
+# grows with the stock.
+ALLOCATE_QUERIES = 29
+
+
+def stock_of(batches: int):
+    for _ in range(batches):
+        released_batch_with_bags([75_000_000, 75_000_000, 60_000_000])
+
+
+@pytest.mark.parametrize("batches", [2, 12])
+def test_dose_calculation_reads_the_stock_in_queries_that_do_not_grow_with_it(
+    protocol, patient, batches, django_assert_max_num_queries
+):
+    stock_of(batches)
+    with django_assert_max_num_queries(PLAN_QUERIES):
+        plan = services.plan_dose(patient, weight_kg=WEIGHT_KG, protocol=protocol)
+    assert plan.within_range
+    assert plan.total_cells == 75_000_000
+
+
+@pytest.mark.parametrize("batches", [2, 12])
+def test_order_page_shows_the_calculation_in_queries_that_do_not_grow_with_the_stock(
+    client, protocol, patient, pharmacist, batches, django_assert_max_num_queries
+):
+    stock_of(batches)
+    client.force_login(pharmacist)
+    with django_assert_max_num_queries(ORDER_PAGE_QUERIES):
+        page = client.get(f"/pharmacy/patient/{patient.code}/order/")
+    assert page.status_code == 200
+    assert page.context["plan"].within_range
+
+
+@pytest.mark.parametrize("batches", [2, 12])
+def test_allocation_reads_the_stock_in_queries_that_do_not_grow_with_it(
+    protocol, patient, pharmacist, batches, django_assert_max_num_queries
+):
+    stock_of(batches)
+    dose = services.order_dose(patient, actor=pharmacist)
+    with django_assert_max_num_queries(ALLOCATE_QUERIES):
+        services.allocate_dose(dose, actor=pharmacist)
+    dose.refresh_from_db()
+    assert dose.status == dose.Status.ALLOCATED
+    assert dose.planned_cells == 75_000_000
+
+
+# --- the kept hash --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def released(qp_user, password):
+    """A batch released through the QP's service, its two bags received at the hospital."""
+    batch = make_release_ready_batch(bags=2, expires_on=datetime.date(2099, 1, 1))
+    release_batch(batch, actor=qp_user, password=password)
+    receive_at(list(batch.bags.all()), HospitalFactory())
+    batch.refresh_from_db()
+    return batch
+
+
+def kept_verdict(batch):
+    """`batch_problem` as the calculator asks it: on the kept hash, signatures in bulk."""
+    fresh = Batch.objects.get(pk=batch.pk)
+    attach_decision_signatures([fresh])
+    return batch_problem(fresh, timezone.localdate(), kept_hash=True)
+
+
+def test_the_release_keeps_the_hash_of_the_record_the_qp_signed(released):
+    signature = released.decision_signature()
+    assert released.record_hash == signature.content_hash
+    assert released.record_hash == content_hash(released.signature_content())
+    assert kept_verdict(released) is None
+
+
+def test_a_check_corrected_after_release_blocks_the_batch_in_the_calculator(
+    released, protocol, patient, production_user
+):
+    plan = services.plan_dose(patient, weight_kg=WEIGHT_KG, protocol=protocol)
+    assert plan.batch_code == released.code
+    signed = released.decision_signature().content_hash
+    check = (
+        released.checks.select_related("item")
+        .filter(item__kind=SpecificationItem.Kind.MINIMUM)
+        .exclude(item__category="viability")
+        .first()
+    )
+    record_check(
+        released,
+        check.item,
+        actor=production_user,
+        tested_on=check.tested_on,
+        value=check.result_value + 1,  # still within its limit: only the record changed
+        reason="transcription error in the result",
+        correcting=check,
+    )
+    released.refresh_from_db()
+    # The kept hash follows the record, and no longer is what the QP signed.
+    assert released.record_hash == content_hash(released.signature_content())
+    assert released.record_hash != signed
+    assert kept_verdict(released) is not None
+    plan = services.plan_dose(patient, weight_kg=WEIGHT_KG, protocol=protocol)
+    assert not plan.bags
+
+
+def test_a_released_batch_whose_kept_hash_no_longer_matches_gives_nothing(
+    released, protocol, patient, pharmacist, qp_user
+):
+    """A change that leaves the batch released (its specification version renamed) but
+    changes the signed record: the bulk comparison alone refuses it."""
+    correct_specification(
+        released.specification,
+        actor=qp_user,
+        reason="the version's code was mistyped",
+        code="SPEC-RENAMED",
+    )
+    released.refresh_from_db()
+    assert released.status == Batch.Status.RELEASED
+    assert released.record_hash == content_hash(released.signature_content())
+    assert "no longer matches the batch record" in kept_verdict(released)
+    plan = services.plan_dose(patient, weight_kg=WEIGHT_KG, protocol=protocol)
+    assert not plan.bags
+    dose = services.order_dose(patient, actor=pharmacist)
+    with pytest.raises(AllocationError, match="no longer matches"):
+        services.allocate_dose(dose, actor=pharmacist, bags=list(released.bags.all()[:1]))
+
+
+def test_the_migration_keeps_the_hash_of_batches_decided_before_it(released):
+    migration = importlib.import_module("batches.migrations.0009_kept_record_hash")
+    Batch._base_manager.filter(pk=released.pk).update(record_hash="")  # as before it
+    migration.keep_record_hashes(apps, None)
+    released.refresh_from_db()
+    assert released.record_hash == released.decision_signature().content_hash
