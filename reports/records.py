@@ -84,9 +84,12 @@ def load_courses(patients) -> list[Course]:
         "batch__din", "batch__din_check", "protocol__code", "protocol__version",
         "preparation__method", times=("infusion__started_at",),
     )  # fmt: skip
+    # Unordered: the rules sort each patient's values of a kind (`Course.series`), and
+    # sorting 300,000 rows in the database (spilling to disk) was a third of this query.
     observations = _grouped(
-        Observation.objects.filter(patient_id__in=ids, kind__in=[WHO_SCALE, *LAB_EXPECTED])
-        .order_by("observed_at", "pk"),
+        Observation.objects.filter(
+            patient_id__in=ids, kind__in=[WHO_SCALE, *LAB_EXPECTED]
+        ).order_by(),
         "kind", "observed_at", "value", times=("observed_at",),
     )  # fmt: skip
     causalities = _grouped(
@@ -138,10 +141,19 @@ def _dose(row: tuple, zone) -> DoseFact:
     return DoseFact(
         number=number,
         given_at=_instant(started_at, zone),
-        cells_per_kg=Fraction(cells) / Fraction(weight) if cells is not None and weight else None,
+        cells_per_kg=_per(cells, weight),
         donor_id=donor_id,
         batch_code=f"{din}{din_check}" if din else "",  # Batch.code
         protocol=protocol,
         protocol_version=version,
         method=method or "",
     )
+
+
+def _per(cells: int | None, weight) -> Fraction | None:
+    """cells / weight exactly, built as one Fraction (three, and a division, cost some
+    5 µs a dose)."""
+    if cells is None or not weight:
+        return None
+    numerator, denominator = weight.as_integer_ratio()
+    return Fraction(cells * denominator, numerator)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django import forms
@@ -42,7 +45,8 @@ class CohortReport:
 
     def rows(self, limit: int | None = None) -> list[dict]:
         """The per-patient rows (by patient code), the first `limit` only if given."""
-        return [cohort.patient_row(course) for course in self.courses[:limit]]
+        with gc_paused():
+            return [cohort.patient_row(course) for course in self.courses[:limit]]
 
     def lanes(self) -> list[dict]:
         """Figure 1 as text, beside its image: a lane per patient it shows (the first
@@ -84,9 +88,25 @@ def courses_for(user, filters: dict) -> list[cohort.Course]:
     return records.load_courses(patients)
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused while the report builds millions of small
+    acyclic objects (tuples, datetimes, Fractions): each of its passes walks every live
+    object, and at 20,000 patients they were half the time of the figures. Reference
+    counting still frees everything; the collector runs again afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def build(user, filters: dict) -> CohortReport:
-    courses = courses_for(user, filters)
-    return CohortReport(courses, cohort.figures(courses), published_for(courses))
+    with gc_paused():
+        courses = courses_for(user, filters)
+        return CohortReport(courses, cohort.figures(courses), published_for(courses))
 
 
 def published_for(courses: list[cohort.Course]) -> dict:

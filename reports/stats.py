@@ -14,16 +14,29 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from itertools import groupby
 
 Number = int | float | Decimal | Fraction
 
 
 def exactly_sorted(values: Iterable[Number]) -> list[Fraction]:
-    """The values as Fractions, sorted exactly but fast: by (float, Fraction) pairs, so
-    Fractions are compared only where their floats tie (a < b whenever float(a) <
-    float(b), rounding being monotonic); comparing Fractions is far dearer than floats."""
+    """The values as Fractions, sorted exactly but fast: by their floats (a < b whenever
+    float(a) < float(b), rounding being monotonic), then each run of equal floats by the
+    Fractions themselves. Comparing Fractions is far dearer than floats, and a cohort's
+    values repeat (thousands of doses of the same cells per kg), so a sort that compared
+    (float, Fraction) pairs still compared Fractions at every tie."""
     fractions = [v if type(v) is Fraction else Fraction(v) for v in values]
-    return [x for _, x in sorted(zip(map(float, fractions), fractions, strict=True))]
+    # n / d is Fraction.__float__ (correctly rounded), without its property lookups.
+    floats = [x.numerator / x.denominator for x in fractions]
+    order = sorted(range(len(fractions)), key=floats.__getitem__)
+    result = [fractions[i] for i in order]
+    start = 0
+    for _, run in groupby(floats[i] for i in order):
+        end = start + sum(1 for _ in run)
+        if end - start > 1:
+            result[start:end] = sorted(result[start:end])
+        start = end
+    return result
 
 
 def percentile(values: Iterable[Number], p: Fraction | float, *, is_sorted=False):
