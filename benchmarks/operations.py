@@ -54,8 +54,8 @@ def dosing_metrics(patient, *, repeat: int) -> tuple[list, dict]:
     from django.contrib.auth.models import User
 
     from dosing import services
-    from dosing.services.allocation import plan_dose
     from dosing.services.common import active_protocol
+    from dosing.services.stock import plan_dose
 
     pharmacy = User.objects.get(username="pharmacy")
     protocol = active_protocol()
