@@ -247,10 +247,12 @@ def _filler(template: Template, k: int, delta, maps: dict) -> list:
 
 def _sign(template: Template, batches: list) -> None:
     """Each copied batch's QP signature, over its own record, and its "sign" event."""
+    from audit.context import Origin, audit_context
     from audit.models import Signature
     from audit.signatures import SIGNED, content_hash
     from audit.writer import write_event
     from batches.models import Batch
+    from batches.services.signed_record import KEPT_REASON
 
     by_pk = (
         Batch._base_manager.select_related("donor", "procurement", "facility", "specification")
@@ -276,6 +278,11 @@ def _sign(template: Template, batches: list) -> None:
                 )
             )
             contents.append((fresh, sig, digest))
+        # The batch keeps the hash of its record, as a release does (the calculator
+        # compares the signature with it); derived, so it writes no audit event.
+        fresh.record_hash = content_hash(content)
+        with audit_context(actor=None, reason=KEPT_REASON, origin=Origin.SYSTEM):
+            fresh.save(update_fields=["record_hash"])
     Signature.objects.bulk_create(signatures, batch_size=2000)
     for signature, (batch, sig, digest) in zip(signatures, contents, strict=True):
         write_event(
