@@ -156,11 +156,8 @@ if DATABASE_REPLICA_URL:
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
     DATABASE_ROUTERS = ["core.db_router.ReplicaRouter"]
 
-# PostgreSQL's JIT compiler spent seconds compiling the worklists' subquery-heavy plans on
-# every request, for queries that run in milliseconds without it (docs/performance.md).
-# Set as a connection option, so no query per connection; PG_OPTIONS replaces it (a
-# transaction pooler that refuses startup options: PG_OPTIONS="" and
-# `ALTER DATABASE … SET jit = off` instead).
+# JIT off: it spent seconds compiling the worklists' plans on every request. A connection
+# option (no query); behind a pooler that refuses it, PG_OPTIONS="" and ALTER DATABASE.
 PG_OPTIONS = env_str("PG_OPTIONS", "-c jit=off")
 for _alias in DATABASES.values():
     if "postgresql" in _alias["ENGINE"] and PG_OPTIONS:
