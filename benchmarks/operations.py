@@ -26,11 +26,15 @@ def new_patient():
     from audit.context import Origin, audit_context
     from patients import services
     from patients.demo import _assessment
+    from patients.models import Patient
     from sites.models import Hospital
 
     pharmacy = User.objects.get(username="pharmacy")
     today = datetime.date.today()
     hospital = Hospital.objects.get(code=HOSPITAL)
+    existing = Patient._base_manager.filter(code=f"{hospital.patient_code_prefix}-BENCH1")
+    if existing.exists():  # a network reused by `--reuse`: registered by an earlier run
+        return existing.get()
     with audit_context(actor=pharmacy, reason="benchmark patient", origin=Origin.COMMAND):
         return services.register_patient(
             code=f"{hospital.patient_code_prefix}-BENCH1",

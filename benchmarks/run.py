@@ -17,7 +17,9 @@
 
 The benchmark makes its own throwaway database: a SQLite file in a temporary directory
 (default), or with `--postgres postgres://user@host:port` a fresh PostgreSQL database
-that is dropped at the end. It never touches the project's database.
+that is dropped at the end (kept with `--keep`, which prints its URL). `--reuse
+postgres://…/dbname --scale S` times against such a kept network instead of building
+one. It never touches the project's database.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ def _configure(args) -> tuple[str, callable]:
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     # The in-process client and the benchmark's gunicorn (which inherits this environment).
     os.environ["ALLOWED_HOSTS"] = "127.0.0.1,localhost,testserver"
+    if args.reuse:
+        os.environ["DATABASE_URL"] = args.reuse
+        return f"PostgreSQL ({args.reuse.rsplit('/', 1)[-1]}, reused, kept)", lambda: None
     if args.postgres:
         import psycopg
 
@@ -58,10 +63,14 @@ def _configure(args) -> tuple[str, callable]:
             from django.db import connections
 
             connections.close_all()
+            if args.keep:
+                print(f"database kept: {server}/{name} (rerun with --reuse {server}/{name})")
+                return
             with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
-        return f"PostgreSQL ({name}, dropped afterwards)", cleanup
+        fate = "kept" if args.keep else "dropped afterwards"
+        return f"PostgreSQL ({name}, {fate})", cleanup
     directory = tempfile.mkdtemp(prefix="celltrack-bench-")
     os.environ["DATABASE_URL"] = f"sqlite:///{directory}/bench.sqlite3"
     return f"SQLite file in {directory} (removed afterwards)", (
@@ -298,6 +307,8 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-verify", action="store_true")
     suite.add_arguments(parser)
     args = parser.parse_args(argv)
+    if args.reuse and args.scale is None:
+        parser.error("--reuse needs the --scale the reused network was built at")
 
     where, cleanup = _configure(args)
     try:

@@ -39,10 +39,17 @@ def _small_counts(args) -> dict:
         out = Path(directory) / "counts.json"
         command = [sys.executable, "-m", "benchmarks.run", "--scale", str(SMALL)]
         command += ["--queries-only", "--counts-out", str(out)]
+        if args.only:
+            command += ["--only", ",".join(args.only)]
         if args.postgres:
             command += ["--postgres", args.postgres]
         subprocess.run(command, check=True, cwd=Path(__file__).resolve().parent.parent)
         return json.loads(out.read_text())
+
+
+def _wanted(args, *names: str) -> bool:
+    """Whether `--only` (absent: everything) selects any of these reads or operations."""
+    return not args.only or any(name in args.only for name in names)
 
 
 def run_network(args, where: str) -> int:
@@ -50,38 +57,57 @@ def run_network(args, where: str) -> int:
 
     from benchmarks import http, operations, reads, writers
     from benchmarks.network import build_network
+    from benchmarks.network import counts as network_counts
 
     _fast_hasher()
     # One JSON line per request would drown the report (and cost time in every read).
     logging.getLogger("celltrack.request").setLevel(logging.WARNING)
     results = Results(args.scale, f"{connection.vendor} ({where})")
     print(f"database: {where}; scale {args.scale}; load {results.data['load_average']}")
-    started = time.perf_counter()
-    built = build_network(args.scale)
+    if args.reuse:
+        built = {"reused": True, **network_counts()}
+    else:
+        started = time.perf_counter()
+        built = build_network(args.scale)
+        if connection.vendor == "postgresql":
+            # The planner's statistics, as autovacuum would keep them on a live database
+            # (a server may run without it; bulk-loaded tables have none until analysed).
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
+        results.add("build_network", time.perf_counter() - started, "s")
     results.note("network", built)
-    results.add("build_network", time.perf_counter() - started, "s")
     for key in ("donors", "batches", "bags", "patients", "doses", "audit_events"):
         results.add(f"network.{key}", built[key], "count")
 
     made = reads.clients()
     counts = {}
     metrics, read_counts = reads.measure_reads(
-        made, repeat=args.read_repeat, queries_only=args.queries_only
+        made,
+        repeat=args.read_repeat,
+        queries_only=args.queries_only,
+        only=args.only,
     )
     counts.update(read_counts)
-    patient = operations.new_patient()
+    dosing_wanted = _wanted(args, "dose_calculation", "allocation")
+    patient = operations.new_patient() if dosing_wanted else None
     if args.queries_only:
-        counts.update(operations.dosing_metrics(patient, repeat=1)[1])
+        if dosing_wanted:
+            counts.update(operations.dosing_metrics(patient, repeat=1)[1])
         Path(args.counts_out).write_text(json.dumps(counts))
         return 0
     results.extend(metrics)
-    dosing, dosing_counts = operations.dosing_metrics(patient, repeat=args.read_repeat)
-    counts.update(dosing_counts)
-    results.extend(dosing)
-    results.extend(operations.csv_metrics(made["api"]))
-    results.extend(operations.audit_metrics())
+    if dosing_wanted:
+        dosing, dosing_counts = operations.dosing_metrics(patient, repeat=args.read_repeat)
+        counts.update(dosing_counts)
+        results.extend(dosing)
+    if _wanted(args, "csv_bags"):
+        results.extend(operations.csv_metrics(made["api"]))
+    if _wanted(args, "verify_audit", "reconciliation"):
+        results.extend(operations.audit_metrics())
 
-    if connection.vendor == "postgresql":
+    if not _wanted(args, "audited_writes"):
+        pass
+    elif connection.vendor == "postgresql":
         results.extend(writers.writer_metrics(seconds=args.writer_seconds))
     else:
         for n in writers.WRITERS:
@@ -89,6 +115,29 @@ def run_network(args, where: str) -> int:
                 f"audited_writes.{n}_writers",
                 "PostgreSQL only: SQLite serialises writers (one database-wide write lock)",
             )
+    if _wanted(args, "http"):
+        _http(args, results, made, reads, http, connection)
+
+    status = 0
+    missing = [] if args.only else _missing(results)
+    if missing:
+        results.fail(f"neither measured nor skipped: {', '.join(missing)}")
+        status = 1
+    if args.scale != SMALL and not args.reuse:
+        small = _small_counts(args)
+        results.note("queries_at_scale_0.01", small)
+        for name, count in counts.items():
+            if small.get(name) != count:
+                results.fail(
+                    f"{name}: {count} queries at scale {args.scale}, "
+                    f"{small.get(name)} at scale {SMALL}"
+                )
+                status = 0 if args.no_fail_on_query_growth else 1
+    results.write(Path(args.results) if args.results else DEFAULT)
+    return status
+
+
+def _http(args, results, made, reads, http, connection) -> None:
     targets = [
         ("bag_list", "/api/v1/bags/", {"Authorization": f"Token {made['_token']}"}),
         (
@@ -110,24 +159,6 @@ def run_network(args, where: str) -> int:
     else:
         connection.close()
         results.extend(http.http_metrics(targets))
-
-    status = 0
-    missing = _missing(results)
-    if missing:
-        results.fail(f"neither measured nor skipped: {', '.join(missing)}")
-        status = 1
-    if args.scale != SMALL:
-        small = _small_counts(args)
-        results.note("queries_at_scale_0.01", small)
-        for name, count in counts.items():
-            if small.get(name) != count:
-                results.fail(
-                    f"{name}: {count} queries at scale {args.scale}, "
-                    f"{small.get(name)} at scale {SMALL}"
-                )
-                status = 0 if args.no_fail_on_query_growth else 1
-    results.write(Path(args.results) if args.results else DEFAULT)
-    return status
 
 
 def expected() -> list[str]:
@@ -165,6 +196,24 @@ def add_arguments(parser) -> None:
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--no-fail-on-query-growth", action="store_true")
     parser.add_argument("--results", help=f"where to write the results (default {DEFAULT})")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="with --postgres: keep the network's database at the end (its URL is printed)",
+    )
+    parser.add_argument(
+        "--reuse",
+        metavar="DATABASE_URL",
+        help="postgres://…/dbname: time against a network kept by --keep (nothing is built; "
+        "give its --scale); the query-growth comparison with scale 0.01 is then skipped",
+    )
+    parser.add_argument(
+        "--only",
+        type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
+        help="comma-separated: only these reads or operations (e.g. donor_trace,healthz; "
+        "operations: dose_calculation, allocation, csv_bags, verify_audit, reconciliation, "
+        "audited_writes, http)",
+    )
     parser.add_argument("--queries-only", action="store_true", help=argparse_hidden())
     parser.add_argument("--counts-out", help=argparse_hidden())
 

@@ -50,7 +50,9 @@ class LargeTablePaginator(Paginator):
         queryset = self.object_list
         if not isinstance(queryset, QuerySet) or connections[queryset.db].vendor != "postgresql":
             return super().count
-        counted = queryset.order_by()[: self.exact_up_to + 1].count()
+        # Only the keys: an annotation of the list's page (a subquery per row) is not
+        # computed for every row counted.
+        counted = queryset.order_by().values("pk")[: self.exact_up_to + 1].count()
         if counted <= self.exact_up_to:
             return counted
         query = queryset.query

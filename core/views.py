@@ -1,3 +1,4 @@
+import time
 import uuid
 from functools import wraps
 
@@ -65,6 +66,32 @@ def replica_health() -> dict:
     return {"status": "ok", "lag_seconds": None if lag is None else round(float(lag), 3)}
 
 
+# The cache probe: this process's own key (workers never read each other's value),
+# written and read back at most every PROBE_REWRITE_S; in between only read back. A write
+# on every check cost a commit (with the database cache, most of the check's time).
+PROBE_KEY = f"celltrack:healthz:{uuid.uuid4().hex}"
+PROBE_TTL_S = 120
+PROBE_REWRITE_S = 30
+_probe = {"value": None, "until": 0.0}
+
+
+def cache_answers() -> bool:
+    """Whether the default cache answers: it returns what this process last wrote there,
+    or (every PROBE_REWRITE_S, or when that value is gone — a flushed or restarted
+    cache) it stores a new value and returns it."""
+    cache = caches["default"]
+    fresh = _probe["value"] is not None and time.monotonic() < _probe["until"]
+    if fresh and cache.get(PROBE_KEY) == _probe["value"]:
+        return True
+    value = uuid.uuid4().hex
+    cache.set(PROBE_KEY, value, PROBE_TTL_S)
+    if cache.get(PROBE_KEY) != value:
+        _probe["value"] = None
+        return False
+    _probe.update(value=value, until=time.monotonic() + PROBE_REWRITE_S)
+    return True
+
+
 def healthz(request):
     """For load balancers and monitoring: anonymous, never redirected to HTTPS, JSON
     `{"status", "database", "cache"}` — 200 when both answer, 503 otherwise. With a read
@@ -78,10 +105,7 @@ def healthz(request):
     except Exception:  # noqa: BLE001 — any failure is "the database does not answer"
         database = "error"
     try:
-        probe = uuid.uuid4().hex
-        caches["default"].set("celltrack:healthz", probe, 30)
-        if caches["default"].get("celltrack:healthz") != probe:
-            cache_state = "error"
+        cache_state = "ok" if cache_answers() else "error"
     except Exception:  # noqa: BLE001
         cache_state = "error"
     healthy = database == cache_state == "ok"

@@ -21,6 +21,7 @@ expression in SQL on every database.
 from __future__ import annotations
 
 import datetime
+from datetime import timedelta
 
 from django.db.models import (
     BooleanField,
@@ -38,13 +39,16 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Coalesce
+from django.db.models.lookups import IsNull
 
-from dosing.models import AdverseEvent, BedsideScan, Dose, DoseBag, Protocol
+from dosing.models import AdverseEvent, BedsideScan, Dose, DoseBag, Infusion, Protocol
 from dosing.models.protocol import MAX_DOSE_NUMBER
 from patients.models import ClinicalOutcome
 
 S = Dose.Status
+# The statuses of a dose that is not open (to do): cancelled, or infused.
+NOT_OPEN = (S.CANCELLED, S.INFUSED)
 # Outcomes after which a patient is followed up only, never dosed again.
 ENDING_OUTCOMES = (
     ClinicalOutcome.Kind.DEATH,
@@ -59,92 +63,121 @@ OPEN_OUTCOMES = (
 )
 
 
+def _present(queryset, present: bool = True) -> IsNull:
+    """Whether the correlated `queryset` has a row, as a scalar subquery (`LIMIT 1`): the
+    database probes an index for each patient it evaluates, where an `EXISTS` (in an `OR`
+    or a select list) may be planned as a hash over the whole table, built on every
+    request — a pass over every dose or outcome of the network to answer for 26 rows."""
+    return IsNull(Subquery(queryset.values("pk")[:1]), not present)
+
+
 def _int(subquery) -> Coalesce:
     return Coalesce(Subquery(subquery, output_field=IntegerField()), Value(0))
 
 
 def annotate_work(patients: QuerySet, *, now: datetime.datetime) -> QuerySet:
-    """`patients` with what there is to do, in SQL: `open_status`, `open_dose_id`,
-    `live_doses`, `last_infused_at`, `window_closes_at`, `course_max`, `ended`,
-    `finished` and `deadline` (the open dose's, else the close of the next dose's
-    window; null when nothing presses)."""
+    """`patients` with what there is to do, in SQL: `live_doses`, `window_closes_at` (of
+    the next dose's window), `course_max`, `ended`, `deadline` (the open dose's, else the
+    close of the next dose's window; null when nothing presses), and as aliases (in the
+    SQL, not selected) `open_status`, `open_dose_id`, `open_deadline` and `finished`.
+
+    Few subqueries, each written once: the SQL of every annotation a filter refers to is
+    repeated there, and building it is what a worklist spends most of its time on."""
     live = Dose.objects.filter(patient=OuterRef("pk")).exclude(status=S.CANCELLED)
-    open_ = live.exclude(status=S.INFUSED).order_by("-number")
-    infused = live.filter(status=S.INFUSED).order_by("-number")
+    open_ = open_doses().filter(patient=OuterRef("pk")).order_by("-number")
+    previous = live.filter(status=S.INFUSED).order_by("-number")
     count = live.order_by().values("patient").annotate(n=Count("pk")).values("n")
-    protocols = Protocol.objects.order_by("pk").values("pk", "max_interval_hours", "max_doses")
-    protocols = list(protocols)
-    closes = [
-        When(
-            last_protocol=p["pk"],
-            then=F("last_infused_at") + Value(datetime.timedelta(hours=p["max_interval_hours"])),
-        )
-        for p in protocols
-    ]
-    course_max = [When(last_protocol=p["pk"], then=Value(p["max_doses"])) for p in protocols]
-    annotated = patients.annotate(
+    protocols = Protocol.objects.order_by("pk").values_list("pk", "max_interval_hours")
+    # Cast: with no protocol the `CASE` compiles to a bare `NULL`, which PostgreSQL types
+    # as text in a subquery, and comparing it with a timestamp is then an error.
+    closes = Cast(
+        Case(
+            *(
+                When(
+                    protocol_id=pk, then=F("infusion__started_at") + Value(timedelta(hours=hours))
+                )
+                for pk, hours in protocols
+            ),
+            default=None,
+            output_field=DateTimeField(),
+        ),
+        DateTimeField(),
+    )
+    annotated = patients.alias(
         open_status=Subquery(open_.values("status")[:1]),
         open_dose_id=Subquery(open_.values("pk")[:1]),
         open_deadline=Subquery(
             open_.annotate(due=Coalesce("use_before", "planned_for")).values("due")[:1]
         ),
+    ).annotate(
         live_doses=_int(count),
-        last_infused_at=Subquery(infused.values("infusion__started_at")[:1]),
-        last_protocol=Subquery(infused.values("protocol_id")[:1]),
-        ended=Exists(
+        window_closes_at=Subquery(previous.annotate(closes=closes).values("closes")[:1]),
+        course_max=Coalesce(
+            Subquery(previous.values("protocol__max_doses")[:1]), Value(MAX_DOSE_NUMBER)
+        ),
+        ended=_present(
             ClinicalOutcome.objects.filter(patient=OuterRef("pk"), kind__in=ENDING_OUTCOMES)
         ),
-    ).annotate(
-        window_closes_at=Case(*closes, default=None, output_field=DateTimeField()),
-        course_max=Case(*course_max, default=Value(MAX_DOSE_NUMBER), output_field=IntegerField()),
     )
     finished = Q(open_status__isnull=True) & (
         Q(ended=True) | Q(live_doses__gte=F("course_max")) | Q(window_closes_at__lt=now)
     )
-    return annotated.annotate(
+    return annotated.alias(
         finished=Case(
             When(finished, then=Value(True)), default=Value(False), output_field=BooleanField()
         ),
+    )
+
+
+def with_deadline(patients: QuerySet) -> QuerySet:
+    return patients.annotate(
         deadline=Case(
             When(open_status__isnull=False, then=F("open_deadline")),
             default=F("window_closes_at"),
             output_field=DateTimeField(),
-        ),
+        )
     )
+
+
+def open_doses() -> QuerySet:
+    """Doses neither cancelled nor infused: what the partial index `dose_open_by_patient`
+    holds (the condition written as in the index, so the database can use it)."""
+    return Dose.objects.exclude(status__in=NOT_OPEN)
 
 
 def may_have_work(*, now: datetime.datetime) -> Q:
     """The patients who may have something to do, by conditions the database answers from
-    the doses in one pass (uncorrelated, hashed subqueries), before any per-patient
-    annotation is computed: an open dose, no live dose yet, or an infusion recent enough
-    for a window still to be open (the longest interval of any protocol). A superset of
-    the patients not `finished`: at the size of a network most patients are finished, and
-    only these few have their work computed."""
+    small indexes before any per-patient annotation is computed: an open dose (the partial
+    index of open doses), an infusion recent enough for a window still to be open (the
+    longest interval of any protocol; the index on the infusion's start), or no live dose
+    yet (a probe of the patient's doses). A superset of the patients not `finished`: at
+    the size of a network most patients are finished, and only these few have their work
+    computed."""
     longest = max(Protocol.objects.values_list("max_interval_hours", flat=True), default=0)
-    live = Dose.objects.exclude(status=S.CANCELLED)
-    open_ = live.exclude(status=S.INFUSED).values("patient_id")
-    recent = live.filter(
-        status=S.INFUSED, infusion__started_at__gte=now - datetime.timedelta(hours=longest)
-    ).values("patient_id")
-    return Q(pk__in=open_) | Q(pk__in=recent) | ~Q(pk__in=live.values("patient_id"))
+    recent = Infusion.objects.filter(
+        started_at__gte=now - datetime.timedelta(hours=longest), dose__status=S.INFUSED
+    ).values("dose__patient_id")
+    live = Dose.objects.filter(patient=OuterRef("pk")).exclude(status=S.CANCELLED)
+    return (
+        Q(pk__in=open_doses().values("patient_id"))
+        | Q(pk__in=recent)
+        | Q(_present(live, present=False))
+    )
 
 
 def to_do(patients: QuerySet, *, now: datetime.datetime) -> QuerySet:
     """The patients with something to do, the most pressing deadline first (none last)."""
-    return (
-        annotate_work(patients.filter(may_have_work(now=now)), now=now)
-        .filter(finished=False)
-        .order_by(F("deadline").asc(nulls_last=True), "code")
-    )
+    return with_deadline(
+        annotate_work(patients.filter(may_have_work(now=now)), now=now).filter(finished=False)
+    ).order_by(F("deadline").asc(nulls_last=True), "code")
 
 
 def finished(patients: QuerySet, *, now: datetime.datetime) -> QuerySet:
-    """The finished patients by code: those who cannot have work, and those who may but
-    have none."""
-    candidate = may_have_work(now=now)
+    """The finished patients by code: those who cannot have work (decided from the indexes
+    alone, first), and those who may but have none."""
     return (
         annotate_work(patients, now=now)
-        .filter(~candidate | (candidate & Q(finished=True)))
+        .filter(~may_have_work(now=now) | Q(finished=True))
         .order_by("code")
     )
 
@@ -162,12 +195,13 @@ def ward_to_do(patients: QuerySet, *, now: datetime.datetime) -> QuerySet:
     adverse event still to follow up (its outcome not final). `bedside_begun`: the
     bedside check of the dispensed dose has begun, so an infusion is to be completed."""
     scanned = BedsideScan.objects.filter(dose_id=OuterRef("open_dose_id"), matched=True)
-    # Only patients with a dispensed dose or an open event can be on it (hashed subqueries).
-    dispensed = Dose.objects.filter(status=S.DISPENSED).values("patient_id")
+    # Only patients with a dispensed dose (the partial index of open doses) or an open
+    # event can be on it.
+    dispensed = open_doses().filter(status=S.DISPENSED).values("patient_id")
     followed = AdverseEvent.objects.filter(outcome__in=OPEN_OUTCOMES).values("patient_id")
     patients = patients.filter(Q(pk__in=dispensed) | Q(pk__in=followed))
     return (
-        with_open_adverse_events(annotate_work(patients, now=now))
+        with_open_adverse_events(with_deadline(annotate_work(patients, now=now)))
         .annotate(
             bedside_begun=Exists(scanned),
             infuse_before=Case(

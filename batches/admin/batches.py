@@ -9,6 +9,7 @@ a correction" (which needs a reason); the QP's decisions come from
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import (
     CharField,
     Count,
@@ -18,6 +19,7 @@ from django.db.models import (
     Prefetch,
     Subquery,
     Value,
+    prefetch_related_objects,
 )
 from django.db.models.functions import Cast, Coalesce
 from django.template.response import TemplateResponse
@@ -32,6 +34,7 @@ from batches.admin.bags import BagInline, create_bags_action
 from batches.admin.base import ProductionAdmin, report_refusal
 from batches.admin.checks import CheckGridAdmin
 from batches.admin.imports import ResultsImportAdmin
+from batches.admin.listing import QuickActionCheckbox
 from batches.admin.signing import DECISION_ACTIONS
 from batches.models import Bag, Batch, ReleaseCheck, ReleaseSpecification
 from batches.querysets import DECISION_MEANINGS
@@ -74,8 +77,36 @@ class ReleaseCheckRows(ReadOnlyInline):
         return super().get_queryset(request).select_related("item", "batch")
 
 
+UNDECIDED = (Batch.Status.IN_PRODUCTION, Batch.Status.QUARANTINE)
+
+
+class BatchChangeList(ChangeList):
+    """The batch list: what its readiness column judges (`release_failures`) is read once
+    for the page, and only for the rows it judges (in production or quarantine): a page of
+    decided batches costs no query for it, and no per-row prefetch. Of the bags the column
+    asks only whether one is in quarantine: only those are loaded (so `bags.all()` of such
+    a row here is its quarantined bags)."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        undecided = [batch for batch in self.result_list if batch.status in UNDECIDED]
+        quarantined = (
+            Bag.objects.filter(status=Bag.Status.QUARANTINE)
+            .order_by()
+            .only("pk", "batch_id", "status")
+        )
+        prefetch_related_objects(
+            undecided,
+            "procurement",
+            "specification__items",
+            Prefetch("checks", queryset=ReleaseCheck.objects.order_by()),
+            Prefetch("bags", queryset=quarantined),
+            "donor__serology",
+        )
+
+
 @admin.register(Batch)
-class BatchAdmin(CheckGridAdmin, ResultsImportAdmin, ProductionAdmin):
+class BatchAdmin(QuickActionCheckbox, CheckGridAdmin, ResultsImportAdmin, ProductionAdmin):
     # What production and the QP look for first (code, status) comes first; short
     # headers and the facility's FIN keep every column on a 1024 px screen.
     list_display = [
@@ -171,23 +202,13 @@ class BatchAdmin(CheckGridAdmin, ResultsImportAdmin, ProductionAdmin):
         queryset = super().get_queryset(request).annotate(bag_total=self._bag_total())
         match = getattr(request, "resolver_match", None)
         if match is not None and match.url_name == "batches_batch_changelist":
-            # What the readiness column judges, read once for the page, not per row. Of
-            # the bags it asks only whether one is in quarantine: only those are loaded
-            # (so `bags.all()` of a row of this list is its quarantined bags).
-            quarantined = Bag.objects.filter(status=Bag.Status.QUARANTINE).only(
-                "pk", "batch_id", "status"
-            )
-            queryset = (
-                queryset.select_related("donor", "facility", "procurement", "specification")
-                .prefetch_related(
-                    "checks",
-                    Prefetch("bags", queryset=quarantined),
-                    "donor__serology",
-                    "specification__items",
-                )
-                .annotate(signed_decision=Exists(self._decisions()))
+            queryset = queryset.select_related("donor", "facility").annotate(
+                signed_decision=Exists(self._decisions())
             )
         return queryset
+
+    def get_changelist(self, request, **kwargs):
+        return BatchChangeList
 
     @staticmethod
     def _bag_total():

@@ -72,6 +72,8 @@ class Infusion(AuditedModel):
 
     class Meta:
         ordering = ["started_at"]
+        # The recent infusions, whose next dose's window may still be open (worklists).
+        indexes = [models.Index(fields=["started_at"], name="infusion_started_at")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(filter_200um_confirmed=True), name="infusion_filter_confirmed"

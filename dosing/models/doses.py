@@ -101,6 +101,15 @@ class Dose(AuditedModel):
             ("dispense_dose", "Can dispense doses to the ward"),
             ("record_infusion", "Can record infusions and adverse events"),
         ]
+        indexes = [
+            # The open doses (to do) by patient: the worklists find the few patients with
+            # one without a pass over every dose (`dosing.worklists.open_doses`).
+            models.Index(
+                fields=["patient", "number"],
+                condition=~Q(status__in=[CANCELLED, "infused"]),
+                name="dose_open_by_patient",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["patient", "number"],

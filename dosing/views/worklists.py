@@ -37,6 +37,38 @@ def page_of(queryset, request, param: str):
     return Paginator(queryset, PER_PAGE).get_page(request.GET.get(param))
 
 
+class UncountedPage:
+    """One page of a list that is not counted (the finished patients: at a network's size
+    nearly all of them, and counting them would evaluate every one): the slice fetches
+    one row more than the page, which tells whether there is a next page. Shown as
+    "Page n" with Previous and Next (`dosing/_pager.html`), without a number of pages."""
+
+    paginator = None  # no count, no number of pages
+
+    def __init__(self, queryset, number, per_page: int = PER_PAGE):
+        try:
+            number = max(1, int(number))
+        except (TypeError, ValueError):
+            number = 1
+        start = (number - 1) * per_page
+        rows = list(queryset[start : start + per_page + 1])
+        self.number = number
+        self.object_list = rows[:per_page]
+        self._more = len(rows) > per_page
+
+    def has_next(self) -> bool:
+        return self._more
+
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+
 def active_protocol():
     return Protocol.objects.filter(active=True).order_by("-version").first()
 
@@ -114,12 +146,12 @@ def notice_sections(worklist: str, user, now):
 def render_worklist(request, *, to_do, finished, template: str, section: str):
     """One worklist page (pharmacy or ward): the user's patients matching the search, the
     ones with something to do (`to_do(patients, now=)`, paged as `page`) and the finished
-    ones (`finished(patients, now=)`, paged as `done`), with the section's notices."""
+    ones (`finished(patients, now=)`, paged as `done`, not counted), with the section's notices."""
     now = timezone.now()
     term = search_term(request)
     patients = search(Patient.objects.for_user(request.user).select_related("hospital"), term)
     todo = page_of(to_do(patients, now=now), request, "page")
-    done = page_of(finished(patients, now=now), request, "done")
+    done = UncountedPage(finished(patients, now=now), request.GET.get("done"))
     return render(
         request,
         template,

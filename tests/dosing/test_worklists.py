@@ -181,3 +181,47 @@ def test_ward_worklist_lists_doses_to_infuse_by_use_before_and_events_to_follow_
     assert "Record infusion" in html and "rash" in html
     assert "TST-PH" not in html
     assert codes(client.get("/clinic/?q=w0").context["rows"]) == ["TST-W0"]
+
+
+def test_finished_patients_are_paged_by_code_without_being_counted(
+    client, protocol, stock, pharmacist, clinician
+):
+    """The finished list is paged by code with Previous and Next, never counted: at a
+    network's size nearly every patient is finished, and counting them would evaluate
+    each one on every view. Both ways of being finished are listed: an outcome that ends
+    dosing (never dosed), and a window closed long ago (no open dose, no recent one)."""
+    for n in range(26):
+        ClinicalOutcomeFactory(patient=PatientFactory(code=f"TST-F{n:02d}"), kind="death")
+    infused_thawed(
+        PatientFactory(code="TST-F99"), pharmacist, clinician, at=timezone.now() - hours(400)
+    )
+    client.force_login(pharmacist)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        first = client.get("/pharmacy/")
+    done = [row["patient"].code for row in first.context["finished"]]
+    assert done == [f"TST-F{n:02d}" for n in range(25)]
+    html = first.content.decode()
+    assert "?done=2" in html and "Page 1 of" not in html.split("done-heading")[1]
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(*)" in q["sql"].upper()]
+    assert len(counts) == 1  # the "to do" list's, not the finished one's
+    second = client.get("/pharmacy/?done=2")
+    assert [row["patient"].code for row in second.context["finished"]] == ["TST-F25", "TST-F99"]
+    assert second.context["finished"][1]["reason"].startswith("Window for dose 2 closed")
+    assert "?done=1" in second.content.decode() and "?done=3" not in second.content.decode()
+
+
+@pytest.mark.parametrize("url", ["/pharmacy/", "/clinic/"])
+def test_worklists_of_a_network_without_a_protocol_yet_list_its_patients(
+    client, pharmacist, clinician, url
+):
+    """Before the first protocol is entered, the window of a next dose is unknown (null):
+    PostgreSQL once refused the comparison of that bare null with the time of day."""
+    PatientFactory(code="TST-N01")
+    client.force_login(pharmacist if url == "/pharmacy/" else clinician)
+    response = client.get(url)
+    assert response.status_code == 200
+    if url == "/pharmacy/":
+        assert codes(response.context["rows"]) == ["TST-N01"]

@@ -59,9 +59,9 @@ ROUTES = [
     ("pharmacy worklist", "pharmacist", "/pharmacy/", 23),
     ("pharmacy worklist, searched", "pharmacist", "/pharmacy/?q={patient}", 23),
     ("ward worklist", "clinician", "/clinic/", 23),
-    ("admin batch changelist", "production_user", "/admin/batches/batch/", 16),
-    ("admin bag changelist", "production_user", "/admin/batches/bag/", 12),
-    ("admin bag changelist, filtered", "production_user", "/admin/batches/bag/?status=issued", 12),
+    ("admin batch changelist", "production_user", "/admin/batches/batch/", 12),
+    ("admin bag changelist", "production_user", "/admin/batches/bag/", 8),
+    ("admin bag changelist, filtered", "production_user", "/admin/batches/bag/?status=issued", 8),
     ("admin audit events", "superuser", "/admin/audit/auditevent/", 10),
     ("api bags", "auditor", "/api/v1/bags/", 8),
     ("api bags of a batch", "auditor", "/api/v1/bags/?batch={batch}", 8),
@@ -72,10 +72,10 @@ ROUTES = [
     ("api patients", "auditor", "/api/v1/patients/", 15),
     ("api shipments", "auditor", "/api/v1/shipments/", 10),
     ("api adverse events", "auditor", "/api/v1/adverse-events/", 8),
-    ("trace of a donor", "auditor", "/api/v1/trace/donors/{donor}/", 12),
+    ("trace of a donor", "auditor", "/api/v1/trace/donors/{donor}/", 8),
     ("trace of a batch", "auditor", "/api/v1/batches/{batch}/", 12),
-    ("trace of a bag", "auditor", "/api/v1/trace/bags/{bag}/", 12),
-    ("trace of a patient", "auditor", "/api/v1/trace/patients/{patient}/", 12),
+    ("trace of a bag", "auditor", "/api/v1/trace/bags/{bag}/", 8),
+    ("trace of a patient", "auditor", "/api/v1/trace/patients/{patient}/", 7),
 ]
 
 
