@@ -88,21 +88,20 @@ def annotate_work(patients: QuerySet, *, now: datetime.datetime) -> QuerySet:
     previous = live.filter(status=S.INFUSED).order_by("-number")
     count = live.order_by().values("patient").annotate(n=Count("pk")).values("n")
     protocols = Protocol.objects.order_by("pk").values_list("pk", "max_interval_hours")
-    # Cast: with no protocol the `CASE` compiles to a bare `NULL`, which PostgreSQL types
-    # as text in a subquery, and comparing it with a timestamp is then an error.
-    closes = Cast(
-        Case(
-            *(
-                When(
-                    protocol_id=pk, then=F("infusion__started_at") + Value(timedelta(hours=hours))
-                )
-                for pk, hours in protocols
-            ),
-            default=None,
-            output_field=DateTimeField(),
+    protocols = list(protocols)
+    closes = Case(
+        *(
+            When(protocol_id=pk, then=F("infusion__started_at") + Value(timedelta(hours=hours)))
+            for pk, hours in protocols
         ),
-        DateTimeField(),
+        default=None,
+        output_field=DateTimeField(),
     )
+    if not protocols:
+        # With no protocol the `CASE` compiles to a bare `NULL`, which PostgreSQL types as
+        # text in a subquery, and comparing it with a timestamp is then an error. (Not cast
+        # always: SQLite's cast to a datetime keeps milliseconds only.)
+        closes = Cast(Value(None), DateTimeField())
     annotated = patients.alias(
         open_status=Subquery(open_.values("status")[:1]),
         open_dose_id=Subquery(open_.values("pk")[:1]),
