@@ -4,10 +4,10 @@ import django_filters
 
 from audit.context import Origin
 from audit.models import AuditEvent
-from core.api.filters import DateTimeRangeFilter, IntegerRangeFilter
+from core.api.filters import DateTimeRangeFilter, FilterSet, IntegerRangeFilter
 
 
-class AuditEventFilterSet(django_filters.FilterSet):
+class AuditEventFilterSet(FilterSet):
     seq = IntegerRangeFilter(help_text="Position range (`seq_min`, `seq_max`).")
     occurred_at = DateTimeRangeFilter(
         help_text="Committed in this range (`occurred_at_after`, `occurred_at_before`)."

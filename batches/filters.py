@@ -7,7 +7,7 @@ codes match exactly. A value that does not parse is a 400 with the field's messa
 import django_filters
 
 from batches.models import Bag, Batch, Donor, ReleaseCheck, SpecificationItem
-from core.api.filters import BooleanFilter, DateTimeRangeFilter, batch_code_q
+from core.api.filters import BooleanFilter, DateTimeRangeFilter, FilterSet, batch_code_q
 
 
 def _filter_batch_code(prefix):
@@ -17,7 +17,7 @@ def _filter_batch_code(prefix):
     return method
 
 
-class DonorFilterSet(django_filters.FilterSet):
+class DonorFilterSet(FilterSet):
     code = django_filters.CharFilter(help_text="Donor code (exact).")
     sex = django_filters.ChoiceFilter(choices=Donor.Sex.choices, help_text="F or M.")
     consent_for_clinical_use = BooleanFilter(
@@ -37,7 +37,7 @@ class DonorFilterSet(django_filters.FilterSet):
         fields = ["code", "sex", "consent_for_clinical_use", "created_at", "facility"]
 
 
-class BatchFilterSet(django_filters.FilterSet):
+class BatchFilterSet(FilterSet):
     code = django_filters.CharFilter(
         method=lambda qs, name, value: qs.filter(**batch_code_q("", value)),
         help_text="Batch code: DIN with its check character (or the bare DIN).",
@@ -72,7 +72,7 @@ class BatchFilterSet(django_filters.FilterSet):
         ]
 
 
-class BagFilterSet(django_filters.FilterSet):
+class BagFilterSet(FilterSet):
     code = django_filters.CharFilter(help_text="Bag code (exact).")
     status = django_filters.MultipleChoiceFilter(
         choices=Bag.Status.choices, help_text="One or more statuses (repeat the parameter)."
@@ -93,7 +93,7 @@ class BagFilterSet(django_filters.FilterSet):
         fields = ["code", "status", "batch", "donor", "facility", "created_at"]
 
 
-class ReleaseCheckFilterSet(django_filters.FilterSet):
+class ReleaseCheckFilterSet(FilterSet):
     batch = django_filters.CharFilter(
         method=_filter_batch_code("batch__"), help_text="Batch code (DIN + check character)."
     )

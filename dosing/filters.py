@@ -2,7 +2,7 @@
 
 import django_filters
 
-from core.api.filters import BooleanFilter, DateTimeRangeFilter, batch_code_q
+from core.api.filters import BooleanFilter, DateTimeRangeFilter, FilterSet, batch_code_q
 from dosing.models import AdverseEvent, Dose, Infusion
 
 
@@ -13,7 +13,7 @@ def _batch(prefix):
     return method
 
 
-class DoseFilterSet(django_filters.FilterSet):
+class DoseFilterSet(FilterSet):
     status = django_filters.MultipleChoiceFilter(
         choices=Dose.Status.choices, help_text="One or more statuses (repeat the parameter)."
     )
@@ -58,7 +58,7 @@ class DoseFilterSet(django_filters.FilterSet):
         return queryset.filter(override_physician="")
 
 
-class InfusionFilterSet(django_filters.FilterSet):
+class InfusionFilterSet(FilterSet):
     patient = django_filters.CharFilter(
         field_name="dose__patient__code", help_text="Patient code."
     )
@@ -78,7 +78,7 @@ class InfusionFilterSet(django_filters.FilterSet):
         fields = ["patient", "hospital", "batch", "donor", "started_at"]
 
 
-class AdverseEventFilterSet(django_filters.FilterSet):
+class AdverseEventFilterSet(FilterSet):
     patient = django_filters.CharFilter(field_name="patient__code", help_text="Patient code.")
     hospital = django_filters.CharFilter(
         field_name="patient__hospital__code", help_text="Hospital site code."

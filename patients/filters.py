@@ -2,11 +2,11 @@
 
 import django_filters
 
-from core.api.filters import BooleanFilter, DateTimeRangeFilter
+from core.api.filters import BooleanFilter, DateTimeRangeFilter, FilterSet
 from patients.models import Patient
 
 
-class PatientFilterSet(django_filters.FilterSet):
+class PatientFilterSet(FilterSet):
     code = django_filters.CharFilter(help_text="Patient code (exact).")
     hospital = django_filters.CharFilter(
         field_name="hospital__code", help_text="Hospital site code, e.g. HUS or FJD."

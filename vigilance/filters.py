@@ -2,12 +2,12 @@
 
 import django_filters
 
-from core.api.filters import BooleanFilter, DateTimeRangeFilter, batch_code_q
+from core.api.filters import BooleanFilter, DateTimeRangeFilter, FilterSet, batch_code_q
 from vigilance.imputability import Imputability
 from vigilance.models import ReactionReport, Recall
 
 
-class RecallFilterSet(django_filters.FilterSet):
+class RecallFilterSet(FilterSet):
     batch = django_filters.CharFilter(method="filter_batch", help_text="Batch code.")
     donor = django_filters.CharFilter(field_name="batch__donor__code", help_text="Donor code.")
     recalled_at = DateTimeRangeFilter(
@@ -22,7 +22,7 @@ class RecallFilterSet(django_filters.FilterSet):
         return queryset.filter(**batch_code_q("batch__", value))
 
 
-class ReactionReportFilterSet(django_filters.FilterSet):
+class ReactionReportFilterSet(FilterSet):
     patient = django_filters.CharFilter(
         field_name="adverse_event__patient__code", help_text="Patient code."
     )

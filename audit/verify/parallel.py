@@ -9,7 +9,14 @@ import threading
 from django.db import connection
 
 from audit.chain import FIELD_COUNT, GENESIS_HASH
-from audit.verify.rows import FETCH_SIZE, SEPARATOR_BYTE, content_sql, no_server_cursors, one
+from audit.verify.rows import (
+    FETCH_SIZE,
+    HASH_LENGTH,
+    SEPARATOR_BYTE,
+    content_sql,
+    no_server_cursors,
+    one,
+)
 
 # --- parallel verification of large chains -----------------------------------------------
 #
@@ -52,7 +59,7 @@ def _check_range(driver_connection, vendor: str, first: int, last: int, wanted: 
     """
     sha256 = hashlib.sha256
     separator, separators = SEPARATOR_BYTE, FIELD_COUNT - 1
-    expected, prev_hash, first_link = first, None, None
+    expected, prev_hash, first_link, link = first, None, None, b""
     hashes = {}
     try:
         if vendor == "postgresql":
@@ -70,12 +77,18 @@ def _check_range(driver_connection, vendor: str, first: int, last: int, wanted: 
             if not rows:
                 break
             if first_link is None:
-                first_link = prev_hash = rows[0][3]
-            for _, seq, content, link, stored_hash in rows:
+                # The range's first link, as its first content ends: checked when the
+                # ranges are stitched together (and any doubt goes to the serial scan).
+                first_content = rows[0][1]
+                if first_content is None:
+                    return False, None, None, None
+                tail = first_content[-HASH_LENGTH:]
+                first_link, link = tail.decode(errors="replace"), separator + tail
+            for seq, content, stored_hash in rows:
                 if (
-                    seq != expected
-                    or link != prev_hash
-                    or content is None
+                    content is None
+                    or seq != expected
+                    or not content.endswith(link)
                     or sha256(content).hexdigest() != stored_hash
                     or content.count(separator) != separators
                 ):
@@ -83,6 +96,7 @@ def _check_range(driver_connection, vendor: str, first: int, last: int, wanted: 
                 if seq in wanted:
                     hashes[seq] = stored_hash
                 expected, prev_hash = seq + 1, stored_hash
+                link = separator + stored_hash.encode()
         cursor.close()
     finally:
         driver_connection.close()

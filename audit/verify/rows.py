@@ -17,6 +17,7 @@ _COLUMNS = (
 )
 FETCH_SIZE = 20_000
 SEPARATOR_BYTE = SEPARATOR.encode()
+HASH_LENGTH = 64  # hex SHA-256: the length of `prev_hash`, the content's last field
 _ZERO = datetime.timedelta(0)
 
 
@@ -93,8 +94,12 @@ _SQLITE_FORMAT = SEPARATOR.join(["%d"] + ["%s"] * (FIELD_COUNT - 1))
 
 
 def content_sql(vendor: str, *, ranged: bool = False) -> tuple[str, list]:
-    """SELECT id, seq, canonical content (UTF-8 bytes), prev_hash, hash, in `seq` order,
-    and its parameters; with `ranged`, only `seq BETWEEN %s AND %s` (two more).
+    """SELECT seq, canonical content (UTF-8 bytes), hash, in `seq` order, and its
+    parameters; with `ranged`, only `seq BETWEEN %s AND %s` (two more).
+
+    Neither `id` nor `prev_hash` is a column of its own (fewer bytes for the server to
+    send and the driver to decode): `prev_hash` is the content's last field, so the link
+    is checked on the content's tail, and an id is looked up only to report a break.
 
     The database builds each event's content (several times faster than fetching the
     columns and joining them in Python) and hands it over as bytes, so Python neither
@@ -114,17 +119,18 @@ def content_sql(vendor: str, *, ranged: bool = False) -> tuple[str, list]:
         )
         params = [_SQLITE_FORMAT]
     where = " WHERE seq BETWEEN %s AND %s" if ranged else ""
-    sql = f"SELECT id, seq, {content}, prev_hash, hash FROM audit_auditevent{where} ORDER BY seq"  # noqa: S608
+    sql = f"SELECT seq, {content}, hash FROM audit_auditevent{where} ORDER BY seq"  # noqa: S608
     return sql, params
 
 
-def full_row(event_id):
-    """One event's columns, for the Python reference computation and diagnosis."""
+def full_row_at(seq: int):
+    """The columns of the event at `seq`, for the Python reference computation and
+    diagnosis (`seq` is unique)."""
     if connection.vendor == "sqlite":
         columns = _COLUMNS.format(occurred_at="occurred_at || ''", changes="changes")
     else:
         columns = _COLUMNS.format(occurred_at="occurred_at", changes="changes::text")
-    return one(f"SELECT {columns} FROM audit_auditevent WHERE id = %s", [event_id])  # noqa: S608
+    return one(f"SELECT {columns} FROM audit_auditevent WHERE seq = %s", [seq])  # noqa: S608
 
 
 def no_server_cursors() -> bool:

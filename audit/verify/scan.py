@@ -12,7 +12,14 @@ from audit.checkpoints import CheckpointError, checkpoint_key, mac_is_valid, sto
 from audit.verify import parallel
 from audit.verify.diagnose import checkpoint_mismatch, diagnose
 from audit.verify.result import CHECKPOINT_INVALID, MISSING, VerificationResult
-from audit.verify.rows import FETCH_SIZE, SEPARATOR_BYTE, content_cursor, full_row, hash_of
+from audit.verify.rows import (
+    FETCH_SIZE,
+    SEPARATOR_BYTE,
+    content_cursor,
+    full_row_at,
+    hash_of,
+    one,
+)
 
 
 def _load_checkpoints(extra: Iterable | None, notes: list[str]):
@@ -99,39 +106,54 @@ def verify_chain(
     return result
 
 
+def _diagnosed(seq: int, expected: int, prev_hash: str):
+    """The verdict on the event at `seq`, which did not continue the chain on the fast
+    path (None when the Python reference computation says it does after all)."""
+    row = full_row_at(seq)
+    before = one("SELECT id FROM audit_auditevent WHERE seq = %s", [expected - 1])
+    return diagnose(row, hash_of(row), expected, prev_hash, before[0] if before else None)
+
+
 def _scan(by_seq: dict):
-    """Stream every event in `seq` order; stop at the first break (the hot loop)."""
+    """Stream every event in `seq` order; stop at the first break (the hot loop).
+
+    Per event only its position, content and hash are read; its link (`prev_hash`) is
+    the content's last field, so the content must end with the separator and the hash
+    before. The event's id is looked up only to report a break."""
     checked = 0
     result = None
-    expected, prev_hash, prev_id, count = 1, GENESIS_HASH, None, 0
+    expected, prev_hash = 1, GENESIS_HASH
     sha256 = hashlib.sha256
     separator, separators = SEPARATOR_BYTE, FIELD_COUNT - 1
+    link = separator + prev_hash.encode()
     with content_cursor() as cursor:
         fetchmany = cursor.fetchmany
         while result is None:
             rows = fetchmany(FETCH_SIZE)
             if not rows:
                 break
-            for id_, seq, content, link, stored_hash in rows:
+            for seq, content, stored_hash in rows:
                 if (
-                    seq != expected
-                    or link != prev_hash
-                    or content is None
+                    content is None
+                    or seq != expected
+                    or not content.endswith(link)
                     or sha256(content).hexdigest() != stored_hash
                     or content.count(separator) != separators
                 ):
-                    row = full_row(id_)
-                    result = diagnose(row, hash_of(row), expected, prev_hash, prev_id)
+                    result = _diagnosed(seq, expected, prev_hash)
                     if result is not None:
                         break
                 if seq in by_seq:
                     for record in by_seq.pop(seq):
                         checked += 1
                         if record.event_hash != stored_hash:
-                            result = checkpoint_mismatch(record, seq, id_, stored_hash, count)
+                            id_ = one("SELECT id FROM audit_auditevent WHERE seq = %s", [seq])
+                            result = checkpoint_mismatch(
+                                record, seq, id_[0], stored_hash, expected - 1
+                            )
                             break
                     if result is not None:
                         break
-                expected, prev_hash, prev_id = seq + 1, stored_hash, id_
-                count += 1
-    return result, expected, prev_hash, count, checked
+                expected, prev_hash = seq + 1, stored_hash
+                link = separator + stored_hash.encode()
+    return result, expected, prev_hash, expected - 1, checked

@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from batches.api.serializers import described
 from batches.models import Shipment, ShipmentBag
-from core.api.filters import DateTimeRangeFilter
+from core.api.filters import DateTimeRangeFilter, FilterSet
 from core.api.viewsets import AuditorViewSet
 
 
@@ -70,7 +70,7 @@ class ShipmentSerializer(serializers.ModelSerializer):
         )
 
 
-class ShipmentFilterSet(django_filters.FilterSet):
+class ShipmentFilterSet(FilterSet):
     code = django_filters.CharFilter(help_text="Shipment code (exact).")
     status = django_filters.MultipleChoiceFilter(
         choices=Shipment.Status.choices, help_text="One or more statuses (repeat the parameter)."

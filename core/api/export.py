@@ -194,10 +194,9 @@ class CSVExportMixin:
 
     def _value_list(self, request):
         queryset = self.filter_queryset(self.get_queryset())
-        serializer = self.get_serializer()
-        plan = self.value_rows.plan(serializer)
+        plan = self.value_rows.plan_for(self.get_serializer_class())
         if getattr(request.accepted_renderer, "format", None) == "csv":
-            return stream_value_csv(queryset, serializer, plan, filename=self.csv_filename)
+            return stream_value_csv(queryset, plan.serializer, plan, filename=self.csv_filename)
         # The cursor reads its position from the row by the ordering's name.
         names = {name.lstrip("-") for name in (*self.ordering_fields, *self.ordering, "pk")}
         extra = tuple(sorted(names - set(plan.lookups)))

@@ -7,6 +7,27 @@ from django import forms
 from rest_framework.filters import OrderingFilter
 
 
+class FilterSet(django_filters.FilterSet):
+    """django-filter's FilterSet, its form class made once per FilterSet class.
+
+    django-filter makes a new form class, and a new form field for each filter, on every
+    request: about a third of the filtering's time on a page of the API, even without a
+    filter in the query. The form class depends only on the declared filters (no filter
+    here takes its choices or queryset from the request; one that did would override
+    `get_form_class`), and each form still copies its fields, so nothing is shared
+    between requests but the class. Date-times are read in the zone active when the
+    form is validated, as before.
+    """
+
+    def get_form_class(self):
+        cls = type(self)
+        form_class = cls.__dict__.get("_celltrack_form_class")
+        if form_class is None:
+            form_class = super().get_form_class()
+            cls._celltrack_form_class = form_class
+        return form_class
+
+
 class StableOrderingFilter(OrderingFilter):
     """Ordering chosen by `?ordering=`, always ending in the primary key.
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
+from django.utils import timezone
 from rest_framework import serializers
 
 
@@ -69,11 +70,26 @@ class _Nested:
 
 
 class ValueRows:
-    """The plan of one serializer's rows over `values_list()`: build it per request
-    (`plan(serializer)`: its fields are bound to the request's context)."""
+    """The plan of one serializer's rows over `values_list()`: `plan(serializer)` builds
+    one, `plan_for(serializer_class)` keeps one per serializer class and time zone."""
 
     def __init__(self, computed: dict[str, Computed] | None = None):
         self.computed = computed or {}
+        self._plans: dict[tuple, _Plan] = {}
+
+    def plan_for(self, serializer_class: type[serializers.Serializer]) -> _Plan:
+        """The plan of `serializer_class` in the active time zone, built once per process
+        and zone: binding the serializer's fields took as long as representing a page of
+        50 rows. The plan's serializer has no context, so no request is kept: what a plan
+        answers depends on nothing of the request but the zone its date-times are shown
+        in, since every column is a model field, a nested serializer of them or a
+        `Computed` of them (`plan` refuses the rest, such as method fields and
+        hyperlinks, which read the request)."""
+        key = (serializer_class, timezone.get_current_timezone())
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = self.plan(serializer_class())
+        return plan
 
     def plan(self, serializer: serializers.Serializer) -> _Plan:
         lookups: list[str] = []
@@ -108,7 +124,7 @@ class ValueRows:
             return tuple(nodes)
 
         nodes = walk(serializer, serializer.Meta.model, [], "")
-        return _Plan(nodes, lookups)
+        return _Plan(serializer, nodes, lookups)
 
 
 def _fast_representation(field) -> tuple[Callable, bool]:
@@ -132,6 +148,15 @@ def _fast_representation(field) -> tuple[Callable, bool]:
 def _reader(leaf: _Leaf, guards: tuple[int, ...]) -> tuple[Callable, bool]:
     """`read(row)`: the leaf's representation (None under a null nested object)."""
     represent, text = _fast_representation(leaf.field)
+    if leaf.compute is None and not guards:
+        # Most columns: one value of the row, no nested object that may be null.
+        only = leaf.indexes[0]
+
+        def read_one(row):
+            value = row[only]
+            return None if value is None else represent(value)
+
+        return read_one, text
     if leaf.compute is None:
         index = leaf.indexes[0]
 
@@ -155,7 +180,8 @@ def _reader(leaf: _Leaf, guards: tuple[int, ...]) -> tuple[Callable, bool]:
 
 
 class _Plan:
-    def __init__(self, nodes: tuple, lookups: list[str]):
+    def __init__(self, serializer: serializers.Serializer, nodes: tuple, lookups: list[str]):
+        self.serializer = serializer
         self.nodes = nodes
         self.lookups = lookups
         self.readers: list[tuple[Callable, bool]] = []  # every leaf, in CSV column order

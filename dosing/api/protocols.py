@@ -9,6 +9,7 @@ import django_filters
 from django.db.models import Count
 from rest_framework import serializers
 
+from core.api.filters import FilterSet
 from core.api.viewsets import AuditorViewSet
 from dosing.models import Protocol
 
@@ -62,7 +63,7 @@ class ProtocolSerializer(serializers.ModelSerializer):
         return protocol.in_use if used is None else used > 0
 
 
-class ProtocolFilterSet(django_filters.FilterSet):
+class ProtocolFilterSet(FilterSet):
     code = django_filters.CharFilter(help_text="Protocol code.")
     version = django_filters.NumberFilter(help_text="Version number.")
     active = django_filters.BooleanFilter(help_text="true: versions new doses may use.")

@@ -5,6 +5,7 @@ import json
 
 import pytest
 from django.test import RequestFactory
+from rest_framework import serializers
 
 from batches.api import BagSerializer
 from batches.models import Bag
@@ -91,3 +92,83 @@ def test_a_column_that_is_not_a_model_field_must_be_declared():
 
     with pytest.raises(ImproperlyConfigured, match="batch is not a model field"):
         ValueRows().plan(BagSerializer())
+
+
+def _pages(client, url: str) -> list[bytes]:
+    """Every page's body, following `next` from `url`."""
+    bodies = []
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200
+        bodies.append(response.content)
+        url = response.json()["next"]
+    return bodies
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["page_size=2", "page_size=2&ordering=-created_at", "page_size=1&batch={batch}"],
+)
+def test_every_page_of_bags_is_byte_for_byte_the_serializers(auditor, monkeypatch, query):
+    from batches.api.viewsets import BagViewSet
+
+    bags = _bags()
+    client = token_client(auditor)
+    url = "/api/v1/bags/?" + query.format(batch=bags[0].batch.code)
+    fast = _pages(client, url)
+    again = _pages(client, url)  # the plan made by the first request, reused
+    monkeypatch.setattr(BagViewSet, "value_rows", None)  # model instances and the serializer
+
+    assert fast == again == _pages(client, url)
+    assert len(fast) >= 2
+
+
+class _BagTimesSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Bag
+        fields = ["code", "created_at"]
+
+
+def test_a_plan_is_made_once_per_serializer_and_time_zone(monkeypatch):
+    from django.utils import timezone
+
+    from core.api.rows import ValueRows
+
+    bags = _bags()
+    rows = ValueRows()
+    made = []
+    plan = rows.plan
+    monkeypatch.setattr(rows, "plan", lambda serializer: made.append(1) or plan(serializer))
+    for zone in ("Atlantic/Canary", "Europe/Madrid", "Atlantic/Canary"):
+        with timezone.override(zone):
+            bag_plan = rows.plan_for(_BagTimesSerializer)
+            shown = [bag_plan.represent(row) for row in bag_plan.rows(bags)]
+            expected = json.loads(json.dumps(_BagTimesSerializer(bags, many=True).data))
+        assert shown == expected
+    assert len(made) == 2  # one per zone: the times are shown in the reader's zone
+
+
+def test_a_filterset_makes_its_form_class_once_and_still_validates_each_request(auditor):
+    from batches.filters import BagFilterSet
+
+    make_batch(bags=2)
+    first = BagFilterSet({"status": ["available"]}, queryset=Bag.objects.all())
+    second = BagFilterSet({"status": ["no-such-status"]}, queryset=Bag.objects.all())
+    client = token_client(auditor)
+
+    assert first.get_form_class() is second.get_form_class()
+    assert first.is_valid() and not second.is_valid()
+    assert client.get("/api/v1/bags/?status=no-such-status").status_code == 400
+    assert client.get("/api/v1/bags/?status=available").status_code == 200
+    assert client.get("/api/v1/bags/?created_at_after=not-a-date").status_code == 400
+
+
+def test_gunicorn_runs_two_threads_per_worker_unless_told(monkeypatch):
+    import runpy
+    from pathlib import Path
+
+    path = str(Path(__file__).resolve().parents[2] / "config" / "gunicorn.py")
+    monkeypatch.delenv("WEB_THREADS", raising=False)
+    assert runpy.run_path(path)["threads"] == 2
+    monkeypatch.setenv("WEB_THREADS", "1")
+    assert runpy.run_path(path)["threads"] == 1

@@ -187,3 +187,55 @@ def test_reconciliation_reads_in_chunks(history, monkeypatch, django_assert_max_
     limit = result.rows_checked + 4 * result.models_checked + 10
     with django_assert_max_num_queries(limit):
         module.reconcile()
+
+
+def test_keys_of_every_length_meet_their_own_trail(production_user):
+    """Rows and events are merged in the order of their key as text (length, then code
+    point): 900001 comes before 1000000 on both sides, so each row meets its own events."""
+    from audit.context import audit_context
+    from batches.models import AssayMethod
+
+    keys = [900_001, 1_000_000, 1_000_001, 9_000_000, 10_000_000, 123_456_789]
+    with audit_context(actor=production_user):
+        AssayMethod.objects.bulk_create(
+            [AssayMethod(pk=key, name=f"Method {key}", unit="%") for key in keys]
+        )
+        recalibrated = AssayMethod.objects.get(pk=1_000_001)
+        recalibrated.notes = "recalibrated"
+        recalibrated.save()
+    assert reconcile([AssayMethod]).clean
+
+    sql("UPDATE batches_assaymethod SET unit = %s WHERE id = %s", ["mg", 10_000_000])
+    sql("UPDATE batches_assaymethod SET notes = %s WHERE id = %s", ["", 1_000_001])
+    sql("DELETE FROM batches_assaymethod WHERE id = %s", [1_000_000])
+    sql(
+        "INSERT INTO batches_assaymethod (id, name, unit, notes) VALUES (%s, %s, %s, %s)",
+        [5_000_000, "Inserted", "%", ""],
+    )
+
+    result = reconcile([AssayMethod])
+
+    table = "batches_assaymethod"
+    found = [(f.kind, *row) for f, row in zip(result.findings, findings(result), strict=True)]
+    assert sorted(found) == [
+        (CHANGED_IN_DB, table, "10000000", "unit", "mg", "%"),
+        (CHANGED_IN_DB, table, "1000001", "notes", "", "recalibrated"),
+        (NO_TRAIL, table, "5000000", "", None, None),
+        (ROW_MISSING, table, "1000000", "", None, None),
+    ]
+    assert result.rows_checked == AssayMethod._base_manager.count()
+
+
+def test_reconciliation_is_two_queries_a_model_whatever_the_rows(
+    history, monkeypatch, django_assert_max_num_queries
+):
+    """Per model one query for its rows and one for its events, each streamed in fetches
+    (of two rows here): never a query per chunk of rows, let alone per row."""
+    from audit.verify import reconcile as module
+
+    monkeypatch.setattr(module, "CHUNK", 2)
+    models_to_check = module.reconciled_models()
+    with django_assert_max_num_queries(2 * len(models_to_check) + 2):
+        result = module.reconcile(models_to_check)
+    assert result.clean
+    assert result.rows_checked > 2 * len(models_to_check)

@@ -166,8 +166,12 @@ def main() -> dict:
         }
 
     seen["statements_on_replica"] = len(statements)
+    # Reads, and the read-only snapshot a reconciliation opens, are not writes.
     seen["writes_on_replica"] = [
-        sql for sql in statements if not sql.lstrip().upper().startswith(("SELECT", "WITH"))
+        sql
+        for sql in statements
+        if not sql.lstrip().upper().startswith(("SELECT", "WITH"))
+        and not (sql.lstrip().upper().startswith("SET TRANSACTION") and "READ ONLY" in sql.upper())
     ]
     try:
         with connections["replica"].cursor() as cursor:
