@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import enum
 import uuid
 
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
@@ -46,6 +47,26 @@ def _loaded(obj) -> dict:
     return obj.audit_snapshot() if snapshot is None else snapshot
 
 
+def _applied(model, changes: dict) -> dict | None:
+    """The snapshot values (by attname) an UPDATE of `changes` stores, where each is a
+    plain value of a plain field; None where the stored row must be read to know
+    (an expression, a relation, a value the database would convert)."""
+    applied = {}
+    for name, value in changes.items():
+        field = model._meta.get_field(name)
+        if field.is_relation or hasattr(value, "resolve_expression"):
+            return None
+        if field.name in model.audit_exclude:
+            continue
+        if isinstance(value, enum.Enum):
+            value = value.value
+        value = field.to_python(value)
+        if type(value) not in _PLAIN:
+            return None
+        applied[field.attname] = value
+    return applied
+
+
 class AuditedQuerySet(ScopedQuerySet):
     """Refuses the write paths that would change rows without an audit event; reads are
     scoped with `for_user` (`core.querysets`)."""
@@ -61,30 +82,52 @@ class AuditedQuerySet(ScopedQuerySet):
             f"{self.model._meta.verbose_name}: bulk_update() would skip the audit trail."
         )
 
-    def update_audited(self, *, audit_action: str = "update", **changes) -> int:
+    def update_audited(
+        self, *, audit_action: str = "update", locked: list | None = None, **changes
+    ) -> int:
         """A conditional UPDATE that still writes one audit event per changed row.
 
         The rows this queryset matches are locked (row locks on PostgreSQL), then updated
         by one UPDATE that repeats the queryset's own conditions, so a row that no longer
         matches (say, a bag no longer `available`) is left alone. Returns how many rows
-        changed; each gets its event in the same transaction.
+        changed; each gets its event in the same transaction, in the order the rows are
+        read (or given in `locked`). Runs in the caller's transaction without a savepoint
+        (as `Model.save()`): an error dooms the enclosing transaction.
+
+        `locked`: the instances of the rows to update, already locked
+        (`select_for_update`) and loaded by this transaction, so they are the stored rows:
+        they are neither locked nor read again, and the UPDATE is limited to them. When
+        it changed all of them, their events are built from the rows as loaded with the
+        (plain) new values applied; otherwise the rows are read back to tell which changed.
         """
-        with transaction.atomic():
-            rows = {obj.pk: obj for obj in self.select_for_update()}
+        with transaction.atomic(savepoint=False):
+            if locked is None:
+                rows = {obj.pk: obj for obj in self.select_for_update()}
+            else:
+                rows = {obj.pk: obj for obj in locked}
             if not rows:
                 return 0
             count = models.QuerySet.update(self.filter(pk__in=list(rows)), **changes)
-            if count:
-                changed = []
-                for obj in self.model._base_manager.filter(pk__in=list(rows)):
+            if not count:
+                return 0
+            applied = _applied(self.model, changes) if locked is not None else None
+            if applied is not None and count == len(rows):
+                pairs = [(obj, _loaded(obj)) for obj in rows.values()]
+                triples = [(obj, before, {**before, **applied}) for obj, before in pairs]
+            else:
+                triples = [
                     # Both snapshots are of the rows as loaded (`from_db`, built lazily).
-                    before, after = _loaded(rows[obj.pk]), _loaded(obj)
-                    if before == after:
-                        continue
-                    ctx = require_accountable(obj, reason_needed=obj.reason_required(before))
-                    changed.append((obj, before, after))
-                if changed:
-                    append_changes(changed, ctx, action=audit_action)
+                    (obj, _loaded(rows[obj.pk]), _loaded(obj))
+                    for obj in self.model._base_manager.filter(pk__in=list(rows))
+                ]
+            changed = []
+            for obj, before, after in triples:
+                if before == after:
+                    continue
+                ctx = require_accountable(obj, reason_needed=obj.reason_required(before))
+                changed.append((obj, before, after))
+            if changed:
+                append_changes(changed, ctx, action=audit_action)
         return count
 
     def delete(self):
@@ -97,7 +140,9 @@ class AuditedQuerySet(ScopedQuerySet):
         return count, {self.model._meta.label: count}
 
     def bulk_create(self, objs, *args, **kwargs):
-        with transaction.atomic():
+        # No savepoint, as Django's own bulk_create: an error dooms the enclosing
+        # transaction, so rows can never be committed without their events.
+        with transaction.atomic(using=self.db, savepoint=False):
             created = super().bulk_create(objs, *args, **kwargs)
             append_bulk_create(created)
         return created

@@ -29,7 +29,8 @@ docs/performance.md):
   other.
 - Bulk operations (`bulk_create`, `update_audited`) append their events together: the
   first like any other, the rest under the same lock by one `executemany` (SQLite) or
-  one COPY (PostgreSQL).
+  one COPY (PostgreSQL). A small batch that follows the cached head is one guarded
+  INSERT of a VALUES list (`append.ROWS_AFTER_HEAD`): all inserted, or none.
 """
 
 from audit.writer.append import lock_chain_head

@@ -92,12 +92,48 @@ def event_hash_of(seq: int, prev_hash: str, fixed: tuple) -> str:
     return _sha256(text.encode()).hexdigest()
 
 
+# A batch of up to this many events follows a cached head in one statement.
+ROWS_AFTER_HEAD = 32
+
+
+def _chained_rows(prepared: list, seq: int, prev_hash: str) -> tuple[list, list]:
+    """The rows to insert for `prepared` after the event (seq, prev_hash), and their
+    (seq, prev_hash, hash)."""
+    rows, chained = [], []
+    for fixed, stored in prepared:
+        seq += 1
+        event_hash = event_hash_of(seq, prev_hash, fixed)
+        rows.append((seq, *stored, prev_hash, event_hash))
+        chained.append((seq, prev_hash, event_hash))
+        prev_hash = event_hash
+    return rows, chained
+
+
+def _append_rows_after_head(cursor, statements, prepared: list, head) -> tuple[list, int] | None:
+    """A small batch after the cached head in one guarded INSERT (the database checks
+    the head, as for one event); None when the check failed and nothing was inserted."""
+    rows, chained = _chained_rows(prepared, head[0], head[1])
+    params = [value for row in rows for value in row]
+    if statements.postgres:
+        params.append(head[2])
+    params += (head[0], head[1])
+    result = cursor.execute(statements.insert_rows_after_head(len(rows)), params)
+    if statements.returning:
+        ids = [row[0] for row in result.fetchall()]
+        return (chained, min(ids)) if len(ids) == len(rows) else None
+    if result.rowcount != len(rows):
+        return None
+    return chained, result.lastrowid - len(rows) + 1  # one statement: consecutive ids
+
+
 def append_events(conn, prepared: list) -> tuple[list, int]:
     """Append prepared events to the chain, in order, in the current transaction.
 
-    Returns their (seq, prev_hash, hash) and the id of the first. The first event goes
-    through the cached head when there is one (checked by the database), else the slow
-    way; the rest follow it in one batch (`_insert_many`), under the lock it holds.
+    Returns their (seq, prev_hash, hash) and the id of the first. A batch of up to
+    `ROWS_AFTER_HEAD` events follows the cached head in one statement (checked by the
+    database). Otherwise the first event goes through the cached head when there is one
+    (checked likewise), else the slow way; the rest follow it in one batch
+    (`_insert_many`), under the lock it holds.
     """
     statements = statements_for(conn)
     cursor = open_cursor(conn, statements)
@@ -105,6 +141,13 @@ def append_events(conn, prepared: list) -> tuple[list, int]:
         fixed, stored = prepared[0]
         pk = None
         head = _cached_head(conn, statements)
+        if head is not None and 1 < len(prepared) <= ROWS_AFTER_HEAD:
+            appended = _append_rows_after_head(cursor, statements, prepared, head)
+            if appended is not None:
+                chained = appended[0]
+                _remember_head(conn, chained[-1][0], chained[-1][2], head[2])
+                return appended
+            head = None  # the head moved: the slow way, below
         if head is not None:
             seq, prev_hash, txid = head[0] + 1, head[1], head[2]
             event_hash = event_hash_of(seq, prev_hash, fixed)

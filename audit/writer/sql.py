@@ -53,9 +53,11 @@ class Statements:
             f"INSERT INTO audit_auditevent ({columns}) SELECT {selected} "  # noqa: S608
             f"WHERE {guard}{head} = ({HEAD_SQL}){suffix}"
         )
+        self._rows_parts = (columns, selected, f"WHERE {guard}{head} = ({HEAD_SQL}){suffix}")
+        self._rows_after_head: dict[int, str] = {}
         self.copy = f"COPY audit_auditevent ({columns}) FROM STDIN"
         # The same statements in the driver's placeholder style, for its own cursor.
-        qmark = conn.vendor == "sqlite"
+        qmark = self._qmark = conn.vendor == "sqlite"
         self.raw = {
             sql: sql.replace("%s", "?") if qmark else sql
             for sql in (
@@ -66,6 +68,21 @@ class Statements:
                 PG_LOCK_SQL,
             )
         }
+
+    def insert_rows_after_head(self, count: int) -> str:
+        """`insert_after_head` for `count` events in one statement (a VALUES list): all of
+        them are inserted when the cached head is still the last event, else none."""
+        sql = self._rows_after_head.get(count)
+        if sql is None:
+            columns, selected, condition = self._rows_parts
+            rows = ", ".join([f"({selected})"] * count)
+            sql = (
+                f"INSERT INTO audit_auditevent ({columns}) "  # noqa: S608
+                f"SELECT * FROM (VALUES {rows}) AS batch {condition}"
+            )
+            self.raw[sql] = sql.replace("%s", "?") if self._qmark else sql
+            self._rows_after_head[count] = sql
+        return sql
 
 
 def _pg_type(field, conn) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from audit.context import audit_context
@@ -57,27 +58,56 @@ def _refuse_transition(code: str, from_status: str, to_status: str) -> None:
         )
 
 
-def refuse_out_of_order(bags: Sequence[Bag], to_status: str, at: datetime.datetime) -> None:
+def refuse_out_of_order(
+    bags: Sequence[Bag], to_status: str, at: datetime.datetime
+) -> dict[int, Bag]:
     """A custody event dated before the bag's previous one (one query for all the bags):
     a bag cannot be reserved before it became available (its batch's release), nor leave
-    a step before it entered it."""
-    latest = {}
-    for event in (
-        BagEvent.objects.filter(bag_id__in=[b.pk for b in bags])
-        .order_by("bag_id", "occurred_at", "pk")
-        .select_related("bag")
-    ):
-        latest[event.bag_id] = event
+    a step before it entered it. Returns the bags as stored, by pk, with their storage
+    positions (read by the same query), for the caller's custody events."""
+    latest = BagEvent.objects.filter(bag=OuterRef("pk")).order_by("-occurred_at", "-pk")
+    stored = {
+        bag.pk: bag
+        for bag in Bag.objects.filter(pk__in=[b.pk for b in bags])
+        .select_related("location")
+        .annotate(
+            latest_at=Subquery(latest.values("occurred_at")[:1]),
+            latest_status=Subquery(latest.values("to_status")[:1]),
+        )
+        .order_by("pk")
+    }
     # Times typed on the ward are to the minute: an event in the same minute is in order.
-    late = [e for e in latest.values() if e.occurred_at - at >= datetime.timedelta(minutes=1)]
+    late = [
+        bag
+        for bag in stored.values()
+        if bag.latest_at is not None and bag.latest_at - at >= datetime.timedelta(minutes=1)
+    ]
     if not late:
-        return
+        return stored
     messages = [
-        f"Bag {e.bag.code} became {status_label(e.to_status)} at {fmt_time(e.occurred_at)}: "
-        f"it cannot be {status_label(to_status)} earlier ({fmt_time(at)})."
-        for e in late
+        f"Bag {bag.code} became {status_label(bag.latest_status)} at "
+        f"{fmt_time(bag.latest_at)}: it cannot be {status_label(to_status)} earlier "
+        f"({fmt_time(at)})."
+        for bag in late
     ]
     raise BagTransitionError(messages)
+
+
+def _position(bag: Bag, stored: Bag | None) -> str:
+    """The bag's storage position as text ("" once it left the tank), from the stored
+    row read with it where that is the same position."""
+    if not bag.location_id:
+        return ""
+    if stored is not None and stored.location_id == bag.location_id:
+        return str(stored.location)
+    return str(bag.location)
+
+
+def in_stored_order(bags: Sequence[Bag]) -> list[Bag]:
+    """The bags in `Bag.Meta.ordering` (their batch's order, newest first, then division),
+    the order in which rows read back from the database come."""
+    by_division = sorted(bags, key=lambda bag: bag.division)
+    return sorted(by_division, key=lambda bag: bag.batch.created_at, reverse=True)
 
 
 def _lock(bag: Bag) -> Bag:
@@ -160,7 +190,36 @@ def record_custody_event(
     )
 
 
-@transaction.atomic
+def record_custody_events(
+    bags: Sequence[Bag],
+    from_status: str,
+    to_status: str,
+    *,
+    actor: AbstractBaseUser | None,
+    locations: dict[int, str],
+    note: str = "",
+    at: datetime.datetime | None = None,
+) -> list[BagEvent]:
+    """`record_custody_event` for many bags at once (one INSERT, their audit events
+    appended together, in the bags' order). `locations`: each bag's position, by pk."""
+    occurred_at = at or timezone.now()
+    return BagEvent.objects.bulk_create(
+        [
+            BagEvent(
+                bag=bag,
+                from_status=from_status,
+                to_status=to_status,
+                occurred_at=occurred_at,
+                actor=actor,
+                location=locations[bag.pk],
+                note=note,
+            )
+            for bag in bags
+        ]
+    )
+
+
+@transaction.atomic(savepoint=False)
 def reserve_bags(
     bags: Sequence[Bag],
     *,
@@ -168,6 +227,7 @@ def reserve_bags(
     note: str,
     reason: str = "",
     at: datetime.datetime | None = None,
+    locked: bool = False,
 ) -> int:
     """Reserve the bags still `available` of `bags`, all at once; return how many.
 
@@ -176,7 +236,12 @@ def reserve_bags(
     event `bag_reserved` per bag taken), so two allocations can never take the same bag.
     When every bag was taken, each gets its custody event (from, to, `at`, actor, its
     storage position, `note`). When fewer were taken, nothing more is written and the
-    count says so: the caller refuses, and its transaction rolls the reservations back.
+    count says so: the caller refuses, and its transaction rolls the reservations back
+    (no savepoint of its own: an error dooms the caller's transaction).
+
+    `locked`: the caller has already locked the bags' rows (`select_for_update`) and
+    loaded `bags` from them in this transaction (as `dosing`'s `allocate_dose` does), so
+    they are neither locked nor read again.
 
     The audit reason is `reason`, else `note`. The instances given are not refreshed
     (their `status` still reads `available`).
@@ -184,22 +249,23 @@ def reserve_bags(
     bags = list(bags)
     _refuse_transition(", ".join(b.code for b in bags), S.AVAILABLE, S.RESERVED)
     at = at or timezone.now()
-    refuse_out_of_order(bags, S.RESERVED, at)
+    stored = refuse_out_of_order(bags, S.RESERVED, at)
     with audit_context(actor=actor, reason=reason.strip() or note.strip()):
         taken = Bag.objects.filter(pk__in=[b.pk for b in bags], status=S.AVAILABLE).update_audited(
-            audit_action=f"bag_{S.RESERVED}", status=S.RESERVED
+            audit_action=f"bag_{S.RESERVED}",
+            locked=in_stored_order(bags) if locked else None,
+            status=S.RESERVED,
         )
         if taken == len(bags):
-            for bag in bags:
-                record_custody_event(
-                    bag,
-                    S.AVAILABLE,
-                    S.RESERVED,
-                    actor=actor,
-                    location=str(bag.location) if bag.location_id else "",
-                    note=note,
-                    at=at,
-                )
+            record_custody_events(
+                bags,
+                S.AVAILABLE,
+                S.RESERVED,
+                actor=actor,
+                locations={bag.pk: _position(bag, stored.get(bag.pk)) for bag in bags},
+                note=note,
+                at=at,
+            )
     return taken
 
 

@@ -32,23 +32,38 @@ from dosing.rules import (
     status_failures,
 )
 from dosing.rules.received import received_failures
-from dosing.services.common import lock_dose, now_or, patient_batch, refuse
-from dosing.services.stock import candidate_stock, propose, usable_bags, verified_plan
+from dosing.services.common import lock_dose, now_or, refuse
+from dosing.services.stock import (
+    RECORD_RELATED,
+    candidate_stock,
+    propose,
+    usable_bags,
+    verified_plan,
+)
 
 S = Dose.Status
 
 
 def lock_bags(ids: Sequence[int], *, available_only: bool) -> list[Bag]:
-    """Lock the bags' rows (PostgreSQL: a second allocator waits here, then re-reads).
+    """Lock the bags' rows, then their batches' (PostgreSQL: a second allocator waits
+    here, then re-reads).
 
-    The query has no join so that, on PostgreSQL, a row changed by a concurrent
+    The bags' query has no join so that, on PostgreSQL, a row changed by a concurrent
     transaction is re-checked against `status = available` and dropped if taken.
     """
     qs = Bag.objects.select_for_update().filter(pk__in=list(ids))
     if available_only:
         qs = qs.filter(status=Bag.Status.AVAILABLE)
     bags = list(qs.order_by("pk"))
-    batches = Batch.objects.in_bulk({b.batch_id for b in bags})
+    # Their batches locked too (FOR NO KEY UPDATE: foreign-key checks pass): a recall or a
+    # hold, which locks its batch, waits for this allocation, or this allocation for it
+    # and then reads the batch as it left it. With their records' relations, so that
+    # `verified_plan` need not read the batch again.
+    batches = (
+        Batch.objects.select_for_update(of=("self",), no_key=True)
+        .select_related(*RECORD_RELATED)
+        .in_bulk({b.batch_id for b in bags})
+    )
     for bag in bags:
         bag.batch = batches[bag.batch_id]
     return bags
@@ -137,14 +152,8 @@ def allocate_dose(
     dose = lock_dose(dose)
     refuse(AllocationError, status_failures(dose, S.ORDERED, "allocated"))
     refuse(AllocationError, alive_failures(dose.patient, today))
-    course_batch = patient_batch(dose.patient, exclude=dose)
-    refuse(
-        AllocationError,
-        batch_override_failures(
-            course_batch, physician=batch_override_physician, reason=batch_override_reason
-        ),
-    )
     switching = bool(batch_override_physician.strip())
+    # The patient's other doses are read once, for the course's batch and the stock.
     stock = candidate_stock(
         dose.patient,
         dose.protocol,
@@ -152,7 +161,13 @@ def allocate_dose(
         exclude=dose,
         at=at,
         replace_recalled=switching,
-        course_batch=course_batch,
+    )
+    course_batch = stock.course_batch
+    refuse(
+        AllocationError,
+        batch_override_failures(
+            course_batch, physician=batch_override_physician, reason=batch_override_reason
+        ),
     )
     fixed_batch = stock.fixed_batch
     if bags is None:
@@ -216,9 +231,14 @@ def allocate_dose(
 def _reserve(dose: Dose, chosen: Sequence[Bag], *, actor, at, reason: str) -> None:
     """Take every chosen bag, or none, through batches' one writer of reservations
     (`reserve_bags`: the conditional update and the custody events), then the dose's
-    record of each bag."""
+    record of each bag (one INSERT, the events appended together)."""
     taken = reserve_bags(
-        chosen, actor=actor, note=f"reserved for dose {dose.code}", reason=reason, at=at
+        chosen,
+        actor=actor,
+        note=f"reserved for dose {dose.code}",
+        reason=reason,
+        at=at,
+        locked=True,  # `lock_bags` locked and loaded them
     )
     if taken != len(chosen):
         # Rolls back the bags this call did take: all or nothing.
@@ -226,14 +246,18 @@ def _reserve(dose: Dose, chosen: Sequence[Bag], *, actor, at, reason: str) -> No
             f"Another allocation took {len(chosen) - taken} of these bags a moment ago; "
             "nothing was reserved. Reload the proposal."
         )
-    for bag in chosen:
-        DoseBag.objects.create(
-            dose=dose,
-            bag=bag,
-            cells=bag.nominal_cells,
-            volume_ml=bag.volume_ml,
-            reserved_at=at,
-        )
+    DoseBag.objects.bulk_create(
+        [
+            DoseBag(
+                dose=dose,
+                bag=bag,
+                cells=bag.nominal_cells,
+                volume_ml=bag.volume_ml,
+                reserved_at=at,
+            )
+            for bag in chosen
+        ]
+    )
 
 
 def _no_plan_message(dose: Dose, fixed_batch: Batch | None, locked: Sequence[Bag]) -> str:

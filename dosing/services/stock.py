@@ -65,6 +65,9 @@ class Stock:
     bags: QuerySet
     on_date: datetime.date
     course: Course
+    # The batch of the patient's doses (`patient_batch`), even where `fixed_batch` is
+    # None because a recall lets the course continue from another batch.
+    course_batch: Batch | None = None
 
 
 def candidate_stock(
@@ -113,7 +116,7 @@ def candidate_stock(
     else:
         latest_start = planned_for
     course = course_need(protocol, doses_given=len(given), latest_start=latest_start)
-    return Stock(fixed_batch, bags, on_date, course)
+    return Stock(fixed_batch, bags, on_date, course, course_batch)
 
 
 def usable_bags(bags, *, on_date: datetime.date) -> list[Bag]:
@@ -141,7 +144,9 @@ def verified_plan(
     """`propose(bags)`, with the proposed batch's record rebuilt in full and checked
     (`batch_problem`): a batch whose kept hash says its signature matches while its record
     says otherwise (changed around the batch services) is left out and the dose proposed
-    again without it. Three queries for the proposed batch; more only after such a change."""
+    again without it. Three queries for the proposed batch (two where its bags' batches
+    were read with `RECORD_RELATED`, as the allocation's locked bags are); more only after
+    such a change."""
     by_pk = {bag.pk: bag for bag in bags}
     refused: set[int] = set()
     while True:
@@ -149,8 +154,11 @@ def verified_plan(
         if not plan.bags:
             return plan
         batch = by_pk[plan.bags[0].pk].batch
-        full = Batch.objects.select_related(*RECORD_RELATED).get(pk=batch.pk)
-        full._decision_signature = batch.decision_signature()
+        if _record_loaded(batch):  # read with its relations in this transaction
+            full = batch
+        else:
+            full = Batch.objects.select_related(*RECORD_RELATED).get(pk=batch.pk)
+            full._decision_signature = batch.decision_signature()
         problem = batch_problem(full, on_date)
         if problem is None:
             return plan
@@ -161,6 +169,10 @@ def verified_plan(
             problem,
         )
         refused.add(batch.pk)
+
+
+def _record_loaded(batch: Batch) -> bool:
+    return all(Batch._meta.get_field(name).is_cached(batch) for name in RECORD_RELATED)
 
 
 def propose(dose_range: DoseRange, weight_kg, bags, stock: Stock) -> DosePlan:

@@ -26,6 +26,10 @@ from tests.conftest import requires_postgres
 from tests.factories import BagFactory, BatchFactory
 
 
+def new_donor(code):
+    return Donor(code=code, age_at_donation=30, sex="F")
+
+
 def donor(code):
     return Donor.objects.create(code=code, age_at_donation=30, sex="F")
 
@@ -328,6 +332,34 @@ def test_update_audited_of_many_rows_writes_one_chained_event_each(production_us
     for bag in bags:
         event = AuditEvent.objects.for_object(bag).last()
         assert (event.action, event.changes) == ("reserve", {"status": ["available", "reserved"]})
+    assert_unbroken()
+
+
+@pytest.mark.django_db
+def test_a_small_batch_after_the_cached_head_is_one_statement(production_user):
+    with audit_context(actor=production_user), transaction.atomic():
+        donor("WP-B0")  # caches the head
+        with CaptureQueriesContext(connection) as queries:
+            donors = Donor.objects.bulk_create([new_donor(f"WP-B{i}") for i in range(1, 4)])
+    inserts = [q for q in queries.captured_queries if "audit_auditevent" in q["sql"]]
+    assert len(inserts) == 1
+    events = [AuditEvent.objects.for_object(d).get() for d in donors]
+    assert [e.seq for e in events] == [events[0].seq + i for i in range(3)]
+    assert [e.object_id for e in events] == [str(d.pk) for d in donors]
+    assert_unbroken()
+
+
+@pytest.mark.django_db
+def test_a_batch_after_a_stale_cached_head_is_appended_after_the_real_one(production_user):
+    """The batch's one statement checks the cached head as a single event's does: when
+    another event came in between, nothing is inserted and the batch follows that one."""
+    with audit_context(actor=production_user), transaction.atomic():
+        donor("WP-BS")  # becomes the cached head …
+        other = append_by_other_code("appended without the writer")  # … stale now
+        donors = Donor.objects.bulk_create([new_donor("WP-BS1"), new_donor("WP-BS2")])
+    events = [AuditEvent.objects.for_object(d).get() for d in donors]
+    assert [e.seq for e in events] == [other.seq + 1, other.seq + 2]
+    assert events[0].prev_hash == other.hash
     assert_unbroken()
 
 

@@ -183,6 +183,54 @@ def test_reserve_bags_audit_reason_defaults_to_the_note(production_user):
     assert audit.reason == "reserved for dose D"
 
 
+def locked_rows(bags):
+    """The bags' rows locked and loaded, as an allocation does (given in reverse)."""
+    return list(
+        Bag.objects.select_for_update()
+        .filter(pk__in=[b.pk for b in bags])
+        .select_related("batch")
+        .order_by("-pk")
+    )
+
+
+def test_reserve_bags_the_caller_locked_writes_the_same_trail_without_reading_them_again(
+    production_user, django_assert_max_num_queries
+):
+    at = datetime.datetime(2026, 6, 1, 9, 30, tzinfo=datetime.UTC)
+    batch = BatchFactory()
+    bags = [BagFactory(batch=batch, status=S.AVAILABLE) for _ in range(3)]
+    with transaction.atomic():
+        locked = locked_rows(bags)
+        # The bags' last steps and positions; the UPDATE; the custody events; and the
+        # audit events of each in one statement.
+        with django_assert_max_num_queries(5):
+            taken = reserve_bags(locked, actor=production_user, note="for D", at=at, locked=True)
+    assert taken == 3
+    audit = AuditEvent.objects.filter(action="bag_reserved").order_by("seq")
+    # In the bags' stored order (division), as when the rows are read back.
+    in_order = sorted(bags, key=lambda b: b.division)
+    assert [e.object_id for e in audit] == [str(b.pk) for b in in_order]
+    assert all(e.changes == {"status": [S.AVAILABLE, S.RESERVED]} for e in audit)
+    for bag in bags:
+        bag.refresh_from_db()
+        assert bag.status == S.RESERVED
+        event = bag.events.get()
+        assert (event.occurred_at, event.location, event.note) == (at, str(bag.location), "for D")
+
+
+def test_reserve_bags_the_caller_locked_counts_only_bags_still_available(production_user):
+    free = BagFactory(status=S.AVAILABLE)
+    gone = BagFactory(status=S.RESERVED)
+    with transaction.atomic():
+        taken = reserve_bags(
+            locked_rows([free, gone]), actor=production_user, note="for D", locked=True
+        )
+    assert taken == 1
+    assert not BagEvent.objects.exists()
+    reserved = AuditEvent.objects.filter(action="bag_reserved")
+    assert [e.object_id for e in reserved] == [str(free.pk)]
+
+
 @requires_postgres
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)

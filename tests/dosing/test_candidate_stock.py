@@ -15,14 +15,21 @@ import pytest
 from django.apps import apps
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from audit.signatures import content_hash
-from batches.models import Batch, SpecificationItem
+from audit.verify import verify_chain
+from batches.models import BagEvent, Batch, SpecificationItem
 from batches.querysets import attach_decision_signatures
 from batches.rules import batch_problem
 from batches.services import correct_specification, record_check, release_batch
 from dosing import services
 from dosing.exceptions import AllocationError
-from tests.factories import HospitalFactory, make_release_ready_batch, released_batch_with_bags
+from tests.factories import (
+    HospitalFactory,
+    PatientFactory,
+    make_release_ready_batch,
+    released_batch_with_bags,
+)
 from tests.factories.shipments import receive_at
 
 pytestmark = pytest.mark.django_db
@@ -35,12 +42,14 @@ PLAN_QUERIES = 8
 # The order page: session, user, permissions, patient, weight, eligibility, protocol,
 # the calculation, the previous dose, and the notices vigilance registers.
 ORDER_PAGE_QUERIES = 20
-# Allocating one bag: the locked dose, the patient (alive, batch, doses), the candidate
-# bags and their locks, the batches and their signatures, the proposed batch rebuilt
-# (12 reads); then the conditional reservation with its custody event, the dose's bag and
-# the dose, each with its audit event (17 statements, savepoints included): none of it
-# grows with the stock.
-ALLOCATE_QUERIES = 29
+# Allocating: the locked dose, the patient (alive; its doses, which give its batch), the
+# candidate bags and their locks, the batches (with their records' relations) and their
+# signatures, the proposed batch's checks and bags (9 reads); the bags' last custody
+# steps and positions; then the conditional reservation of the locked bags, their custody
+# events, the dose's bags and the dose, each with its audit events in one statement, and
+# the savepoint of the test's transaction (20 statements): none of it grows with the
+# stock, nor with the number of bags.
+ALLOCATE_QUERIES = 20
 
 
 def stock_of(batches: int):
@@ -82,6 +91,46 @@ def test_allocation_reads_the_stock_in_queries_that_do_not_grow_with_it(
     dose.refresh_from_db()
     assert dose.status == dose.Status.ALLOCATED
     assert dose.planned_cells == 75_000_000
+
+
+def test_allocating_two_bags_takes_no_more_queries_than_one(
+    protocol, pharmacist, django_assert_max_num_queries
+):
+    patient = PatientFactory(weight_kg=150)  # 105–195 ×10⁶ cells: two bags
+    stock_of(2)
+    dose = services.order_dose(patient, actor=pharmacist)
+    with django_assert_max_num_queries(ALLOCATE_QUERIES):
+        services.allocate_dose(dose, actor=pharmacist)
+    bags = [link.bag for link in dose.dose_bags.select_related("bag").order_by("pk")]
+    assert len(bags) == 2
+    assert all(bag.status == bag.Status.RESERVED for bag in bags)
+
+
+def test_allocation_writes_its_audit_events_in_order(protocol, pharmacist):
+    """One event per bag reserved (in the bags' order), per custody event and per dose
+    bag, then the dose's: content and order as when each was written alone."""
+    patient = PatientFactory(weight_kg=150)
+    stock_of(1)
+    dose = services.order_dose(patient, actor=pharmacist)
+    first = AuditEvent.objects.order_by("seq").last().seq
+    services.allocate_dose(dose, actor=pharmacist)
+    links = list(dose.dose_bags.select_related("bag").order_by("bag__division"))
+    bags = [link.bag for link in links]
+    custody = [BagEvent.objects.filter(bag=bag).order_by("pk").last() for bag in bags]
+    events = list(AuditEvent.objects.filter(seq__gt=first).order_by("seq"))
+    assert [(e.action, e.object_type, e.object_id) for e in events] == [
+        *[("bag_reserved", "batches.bag", str(bag.pk)) for bag in bags],
+        *[("create", "batches.bagevent", str(c.pk)) for c in custody],
+        *[("create", "dosing.dosebag", str(link.pk)) for link in links],
+        ("allocate", "dosing.dose", str(dose.pk)),
+    ]
+    assert events[0].changes == {"status": ["available", "reserved"]}
+    assert {e.reason for e in events} == {f"bags reserved for dose {dose.code}"}
+    assert [c.location for c in custody] == [str(bag.location) for bag in bags]
+    assert [e.changes["id"] for e in events[2:6]] == [[None, c.pk] for c in custody] + [
+        [None, link.pk] for link in links
+    ]
+    assert verify_chain().intact
 
 
 # --- the kept hash --------------------------------------------------------------------------

@@ -17,8 +17,9 @@ import threading
 import time
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
+from audit.context import audit_context
 from batches.models import Bag, BagEvent, Batch
 from dosing import services
 from dosing.exceptions import AllocationError
@@ -124,3 +125,43 @@ def test_race_detects_allocation_without_lock_and_conditional_update(pharmacist,
     monkeypatch.setattr(allocation, "_take_bags", _naive_take_bags)
     _, bags, outcomes = _race(pharmacist)
     _assert_no_bag_reserved_twice_and_none_lost(bags, outcomes)
+
+
+def test_an_allocation_waits_for_a_recall_of_its_batch_and_then_refuses(pharmacist):
+    """The allocation locks the batches of the bags it locked: a recall holding the
+    batch's lock is waited for, and the batch then read as the recall left it."""
+    ProtocolFactory()
+    batch, bags = released_batch_with_bags([75_000_000])
+    dose = services.order_dose(PatientFactory(weight_kg=78), actor=pharmacist)
+    locked = threading.Event()
+    outcome = {}
+
+    def recall():
+        try:
+            with transaction.atomic(), audit_context(actor=pharmacist, reason="recall (test)"):
+                Batch.objects.select_for_update().get(pk=batch.pk)  # as `lock_batch`
+                locked.set()
+                time.sleep(HOLD_SECONDS)
+                Batch.objects.filter(pk=batch.pk).update_audited(
+                    audit_action="recall", status=Batch.Status.RECALLED
+                )
+        finally:
+            connection.close()
+
+    def allocate():
+        try:
+            locked.wait(timeout=30)
+            services.allocate_dose(dose, actor=pharmacist)
+            outcome["allocation"] = "allocated"
+        except AllocationError:
+            outcome["allocation"] = "refused"
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=recall), threading.Thread(target=allocate)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert outcome == {"allocation": "refused"}
+    assert Bag.objects.get(pk=bags[0].pk).status == Bag.Status.AVAILABLE
