@@ -7,7 +7,7 @@ How we know the test can fail: `test_race_detects_allocation_without_lock_and_co
 below swaps the two guards out for naive versions (a plain read of the bags, then a save
 of each) and runs the same race; it is marked xfail(strict=True), so if the race ever stopped
 detecting the broken code, that test would XPASS and the suite would fail. We also checked it
-by hand: with `_lock_bags` reading without `select_for_update()` and `_take_bags` saving each
+by hand: with `lock_bags` reading without `select_for_update()` and `reserve_bags` saving each
 bag unconditionally, the real test fails (the losers crash with IntegrityError from the
 partial unique constraint instead of a clear refusal, and bags stay available while patients
 were refused); with the constraint dropped as well, one bag gets two live reservations.
@@ -112,17 +112,25 @@ def _naive_lock_bags(ids, *, available_only):
     return found
 
 
-def _naive_take_bags(ids):
-    for bag in Bag.objects.filter(pk__in=list(ids)):  # not conditional on `available`
+def _naive_reserve_bags(bags, **kwargs):
+    """`reserve_bags` without its guard: each bag saved as reserved, whatever its status."""
+    for bag in Bag.objects.filter(pk__in=[b.pk for b in bags]):  # not conditional
         bag.status = Bag.Status.RESERVED
         bag.save(audit_action="bag_reserved")
-    return len(ids)
+    return len(bags)
 
 
-@pytest.mark.xfail(strict=True, reason="proves the race detects a missing lock + conditional")
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="proves the race detects a missing lock + conditional",
+)
 def test_race_detects_allocation_without_lock_and_conditional_update(pharmacist, monkeypatch):
     monkeypatch.setattr(allocation, "lock_bags", _slow(_naive_lock_bags))
-    monkeypatch.setattr(allocation, "_take_bags", _naive_take_bags)
+    # The names the allocation calls (an attribute that did not exist would make this
+    # xfail on an AttributeError and prove nothing: the race must run).
+    assert callable(allocation.reserve_bags) and callable(allocation.lock_bags)
+    monkeypatch.setattr(allocation, "reserve_bags", _naive_reserve_bags)
     _, bags, outcomes = _race(pharmacist)
     _assert_no_bag_reserved_twice_and_none_lost(bags, outcomes)
 
