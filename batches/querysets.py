@@ -10,6 +10,7 @@ a model is reached through `self.model`.
 from __future__ import annotations
 
 import datetime
+from typing import NamedTuple
 
 from django.db.models import CharField, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Cast
@@ -158,20 +159,34 @@ class SpecificationQuerySet(SiteScopedQuerySet):
         return self.exclude(pk__in=batches.objects.decided().values("specification_id"))
 
 
-def attach_decision_signatures(batches) -> None:
+class JudgedSignature(NamedTuple):
+    """What judging a batch's release by its decision signature reads of it
+    (`batches.rules.batch_problem`, `audit.signatures.hash_matches`): for a whole stock of
+    batches at once (the calculator's), where the signer is never shown."""
+
+    meaning: str
+    content_hash: str
+    signed_at: datetime.datetime
+    printed_name: str
+
+
+def attach_decision_signatures(batches, *, judged_only: bool = False) -> None:
     """Each batch's latest decision signature (`DECISION_MEANINGS`), read for all of
-    `batches` in one query and kept where `Batch.decision_signature()` reads it."""
+    `batches` in one query and kept where `Batch.decision_signature()` reads it.
+    `judged_only`: as a `JudgedSignature` (plain rows, no model instances), for a whole
+    stock of batches."""
     by_id = {str(batch.pk): batch for batch in batches}
     for batch in batches:
         batch._decision_signature = None
-    signatures = (
-        Signature.objects.filter(
-            object_type="batches.batch", object_id__in=list(by_id), meaning__in=DECISION_MEANINGS
-        )
-        .select_related("signer")
-        .order_by("signed_at", "id")
-    )
-    for signature in signatures:
+    signatures = Signature.objects.filter(
+        object_type="batches.batch", object_id__in=list(by_id), meaning__in=DECISION_MEANINGS
+    ).order_by("signed_at", "id")
+    if judged_only:
+        # Ordered by time: the latest decision wins (as `Batch.decision_signature`).
+        for object_id, *judged in signatures.values_list("object_id", *JudgedSignature._fields):
+            by_id[object_id]._decision_signature = JudgedSignature(*judged)
+        return
+    for signature in signatures.select_related("signer"):
         # Ordered by time: the latest decision wins (as `Batch.decision_signature`).
         by_id[signature.object_id]._decision_signature = signature
 

@@ -6,15 +6,16 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 # A combination of more bags than this is never proposed: at 50–75 ×10⁶ cells a bag, eight
 # bags already hold 400 ×10⁶ cells, more than any adult's dose at the protocol's maximum.
 MAX_BAGS_PER_DOSE = 8
 
 
-@dataclass(frozen=True)
-class BagOption:
-    """What the calculator needs to know of one available bag."""
+class BagOption(NamedTuple):
+    """What the calculator needs to know of one available bag (a named tuple: a
+    hospital's stock is thousands of them, built on every calculation)."""
 
     code: str
     batch_code: str

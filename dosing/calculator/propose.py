@@ -69,28 +69,51 @@ def propose_bags(
         if batch_code is None or bag.batch_code == batch_code:
             grouped.setdefault(bag.batch_code, []).append(bag)
     need = max(course.doses, 1) if course else 1
-    batches = {code: _Batch(members, low, high) for code, members in grouped.items()}
     expiry = {code: members[0].expires_on for code, members in grouped.items()}
+    searched: dict[str, _Batch] = {}  # built when first asked: most batches never are
+
+    def search(code: str) -> _Batch:
+        if code not in searched:
+            searched[code] = _Batch(grouped[code], low, high)
+        return searched[code]
+
+    def expires(code: str) -> datetime.date:
+        return expiry[code] or datetime.date.max
 
     def can_give(code: str, cap: int) -> int:
-        return batches[code].most(batches[code].full, cap)
+        return search(code).most(search(code).full, cap)
 
-    supplying = [
-        code
-        for code in batches
-        if (course is None or course.outlasted_by(expiry[code])) and can_give(code, need) >= need
-    ]
-    pool = supplying or [code for code in batches if can_give(code, 1)]
+    def supplies(code: str) -> bool:
+        return (course is None or course.outlasted_by(expiry[code])) and can_give(
+            code, need
+        ) >= need
+
+    by_expiry = sorted(grouped, key=expires)
+
+    def earliest(qualifies) -> list[str]:
+        """The batches that qualify among those of the earliest expiry any does: batches
+        of later expiries are never searched (a hospital may hold hundreds)."""
+        found: list[str] = []
+        for code in by_expiry:
+            if found and expires(code) != expires(found[0]):
+                break
+            if qualifies(code):
+                found.append(code)
+        return found
+
+    pool = earliest(supplies)
+    supplying = bool(pool)
+    if not pool:
+        pool = earliest(lambda code: can_give(code, 1) > 0)
     if not pool:
         return DosePlan(weight, required, low, high, ())
 
-    def fefo(code: str):  # (expiry, least-waste key, code), the dose, the doses possible
+    def fefo(code: str):  # (least-waste key, code), the dose, the doses possible
         possible = can_give(code, need)  # ≥ 1, so a dose that keeps possible − 1 exists
-        key, chosen = batches[code].choose(required, possible - 1) or ((), ())
-        return (expiry[code] or datetime.date.max, key, code), chosen, possible
+        key, chosen = search(code).choose(required, possible - 1) or ((), ())
+        return (key, code), chosen, possible
 
-    first = min(expiry[code] or datetime.date.max for code in pool)
-    _, chosen, possible = min(fefo(c) for c in pool if (expiry[c] or datetime.date.max) == first)
+    _, chosen, possible = min(fefo(c) for c in pool)
     code = chosen[0].batch_code
     warning = ""
     if course is not None and not supplying:

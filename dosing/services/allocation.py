@@ -9,6 +9,7 @@ same bags through the same rules, in a number of queries that does not grow with
 from __future__ import annotations
 
 import datetime
+import logging
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -18,9 +19,10 @@ from django.utils import timezone
 
 from audit.context import audit_context
 from batches.models import Bag, Batch, StorageLocation
+from batches.rules import batch_problem
 from batches.services import reserve_bags
 from core.formatting import fmt_cells
-from dosing.calculator import DoseRange
+from dosing.calculator import BagOption, DosePlan, DoseRange
 from dosing.exceptions import AllocationError
 from dosing.models import Dose, DoseBag
 from dosing.rules import (
@@ -32,50 +34,106 @@ from dosing.rules import (
     status_failures,
 )
 from dosing.rules.received import received_failures
-from dosing.services.common import lock_dose, now_or, refuse
+from dosing.services.common import now_or, refuse
 from dosing.services.stock import (
     RECORD_RELATED,
+    UsableStock,
     candidate_stock,
     propose,
-    usable_bags,
+    usable_stock,
     verified_plan,
 )
+
+logger = logging.getLogger("celltrack.dosing")
 
 S = Dose.Status
 
 
-def lock_bags(ids: Sequence[int], *, available_only: bool) -> list[Bag]:
-    """Lock the bags' rows, then their batches' (PostgreSQL: a second allocator waits
-    here, then re-reads).
+def lock_dose_and_stock(dose: Dose) -> Dose:
+    """The dose's row and its patient's hospital's, until commit: one allocation at a time
+    from a hospital's stock. Only the hospital's own patients' doses are allocated from
+    it, so a second allocation there waits here and then reads the stock the first left:
+    the calculator's proposal is never raced for the same bags, and only its own bags
+    need locking (`lock_bags` still locks and re-checks them against every other
+    writer). PostgreSQL: FOR NO KEY UPDATE (foreign-key checks pass; any other writer of
+    the dose, which locks it FOR UPDATE, still waits); SQLite serialises writers anyway."""
+    return (
+        Dose.objects.select_for_update(of=("self", "patient__hospital"), no_key=True)
+        .select_related("patient__hospital", "protocol", "batch")
+        .get(pk=dose.pk)
+    )
 
-    The bags' query has no join so that, on PostgreSQL, a row changed by a concurrent
-    transaction is re-checked against `status = available` and dropped if taken.
+
+def lock_bags(
+    ids: Sequence[int], *, available_only: bool, batch_id: int | None = None
+) -> list[Bag]:
+    """Lock the bags' rows and their batches' (PostgreSQL: a second writer waits here,
+    then re-reads).
+
+    With `batch_id` (the one batch they all come from: the calculator's plan) the batch's
+    row is locked first, as a recall or a hold locks it before its bags; otherwise the
+    bags', then their batches'. The bags' query has no join so that, on PostgreSQL, a row
+    changed by a concurrent transaction is re-checked against `status = available` and
+    dropped if taken.
     """
+    # The batches are locked FOR NO KEY UPDATE (foreign-key checks pass): a recall or a
+    # hold, which locks its batch, waits for this allocation, or this allocation for it
+    # and then reads the batch as it left it. With their records' relations, so that the
+    # record can be rebuilt without reading the batch again.
+    lock_batches = Batch.objects.select_for_update(of=("self",), no_key=True).select_related(
+        *RECORD_RELATED
+    )
+    batches = lock_batches.in_bulk([batch_id]) if batch_id is not None else {}
     qs = Bag.objects.select_for_update().filter(pk__in=list(ids))
     if available_only:
         qs = qs.filter(status=Bag.Status.AVAILABLE)
     bags = list(qs.order_by("pk"))
-    # Their batches locked too (FOR NO KEY UPDATE: foreign-key checks pass): a recall or a
-    # hold, which locks its batch, waits for this allocation, or this allocation for it
-    # and then reads the batch as it left it. With their records' relations, so that
-    # `verified_plan` need not read the batch again.
-    batches = (
-        Batch.objects.select_for_update(of=("self",), no_key=True)
-        .select_related(*RECORD_RELATED)
-        .in_bulk({b.batch_id for b in bags})
-    )
+    missing = {b.batch_id for b in bags} - set(batches)
+    if missing:
+        batches |= lock_batches.in_bulk(missing)
     for bag in bags:
         bag.batch = batches[bag.batch_id]
     return bags
 
 
-def _chosen_bags(dose, bags, plan, locked, fixed_batch, today) -> list[Bag]:
-    """The calculator's bags (from the locked stock), or the bags chosen by hand."""
+def _locked_plan(plan_from, usable: UsableStock, *, on_date) -> tuple[DosePlan, list[Bag]]:
+    """The calculator's plan from the stock as read, then its batch and bags locked and
+    the batch judged in full under its lock (`batch_problem`, its record rebuilt). A bag
+    taken or changed since the stock was read (by another writer than an allocation here:
+    those wait in `lock_dose_and_stock`) is left out and the dose proposed again; so is
+    a batch that can no longer be used. Only the proposal's rows are locked, whatever the
+    stock."""
+    options = list(usable.options)
+    while True:
+        plan = plan_from(options)
+        if not plan.bags:
+            return plan, []
+        kept = usable.batches[plan.batch_code]
+        wanted = {b.pk for b in plan.bags}
+        locked = lock_bags(wanted, available_only=True, batch_id=kept.pk)
+        if len(locked) < len(wanted):
+            gone = wanted - {b.pk for b in locked}
+            options = [o for o in options if o.pk not in gone]
+            continue
+        batch = locked[0].batch
+        # The signature read with the stock: one signed later than that read (only after
+        # a correction, which changes the record) can only make this check refuse.
+        batch._decision_signature = kept.decision_signature()
+        problem = batch_problem(batch, on_date)
+        if problem is None:
+            return plan, locked
+        logger.warning(
+            "Batch %s left out of the allocation under its lock: %s", kept.code, problem
+        )
+        options = [o for o in options if o.batch_code != plan.batch_code]
+
+
+def _chosen_bags(dose, bags, plan, locked, stock_options, fixed_batch, today) -> list[Bag]:
+    """The calculator's bags (`locked` with the plan), or the bags chosen by hand."""
     if bags is None:
         if not plan.bags:
-            raise AllocationError(_no_plan_message(dose, fixed_batch, locked))
-        chosen_pks = {b.pk for b in plan.bags}
-        return [b for b in locked if b.pk in chosen_pks]
+            raise AllocationError(_no_plan_message(dose, fixed_batch, stock_options))
+        return locked
     if not bags:
         raise AllocationError("Choose at least one bag.")
     chosen = lock_bags([b.pk for b in bags], available_only=False)
@@ -149,7 +207,7 @@ def allocate_dose(
     """
     at = now_or(at)
     today = timezone.localdate(at)
-    dose = lock_dose(dose)
+    dose = lock_dose_and_stock(dose)
     refuse(AllocationError, status_failures(dose, S.ORDERED, "allocated"))
     refuse(AllocationError, alive_failures(dose.patient, today))
     switching = bool(batch_override_physician.strip())
@@ -170,18 +228,17 @@ def allocate_dose(
         ),
     )
     fixed_batch = stock.fixed_batch
-    if bags is None:
-        candidate_pks = list(stock.bags.values_list("pk", flat=True))
-        locked = usable_bags(lock_bags(candidate_pks, available_only=True), on_date=stock.on_date)
-    else:
-        locked = usable_bags(stock.bags, on_date=stock.on_date)
+    usable = usable_stock(stock.bags, on_date=stock.on_date)
     dose_range = DoseRange.from_protocol(dose.protocol)
-    plan = verified_plan(
-        lambda some: propose(dose_range, dose.weight_kg, some, stock),
-        locked,
-        on_date=stock.on_date,
-    )
-    chosen = _chosen_bags(dose, bags, plan, locked, fixed_batch, stock.on_date)
+
+    def plan_from(options):
+        return propose(dose_range, dose.weight_kg, options, stock)
+
+    if bags is None:
+        plan, locked = _locked_plan(plan_from, usable, on_date=stock.on_date)
+    else:  # the proposal only to compare the bags chosen by hand with
+        plan, locked = verified_plan(plan_from, usable, on_date=stock.on_date), []
+    chosen = _chosen_bags(dose, bags, plan, locked, usable.options, fixed_batch, stock.on_date)
 
     total_cells = sum(b.nominal_cells for b in chosen)
     override = override_check(
@@ -260,7 +317,7 @@ def _reserve(dose: Dose, chosen: Sequence[Bag], *, actor, at, reason: str) -> No
     )
 
 
-def _no_plan_message(dose: Dose, fixed_batch: Batch | None, locked: Sequence[Bag]) -> str:
+def _no_plan_message(dose: Dose, fixed_batch: Batch | None, options: Sequence[BagOption]) -> str:
     required = (
         f"{range_text(dose.protocol)} (required {fmt_cells(dose.required_cells)} cells "
         f"for {dose.weight_kg} kg)"
@@ -272,7 +329,7 @@ def _no_plan_message(dose: Dose, fixed_batch: Batch | None, locked: Sequence[Bag
             "shipment; a dose outside the range needs bags chosen by hand with a "
             "physician's override."
         )
-    stock = ", ".join(f"{b.code} ({fmt_cells(b.nominal_cells)})" for b in locked) or "none"
+    stock = ", ".join(f"{b.code} ({fmt_cells(b.cells)})" for b in options) or "none"
     return (
         f"All of {dose.patient.code}'s doses come from batch {fixed_batch.code} (fixed by "
         f"the first dose); its usable bags ({stock}) give no whole-bag dose within "

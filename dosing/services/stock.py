@@ -2,16 +2,17 @@
 
 `plan_dose` is what the order page shows (no locks, nothing written); the allocation
 (`dosing.services.allocation`) reserves exactly the bags of a plan. Both ask
-`candidate_stock` for the stock and `usable_bags` for the bags whose batch may be used,
+`candidate_stock` for the stock and `usable_stock` for the bags whose batch may be used,
 so the page and the reservation see the same bags through the same rules.
 
-A constant number of queries, whatever the stock: the candidate bags in one query, their
-batches' decision signatures in one (`attach_decision_signatures`), and whether each
-signature still matches from the hash each batch keeps of its record
+A constant number of queries, whatever the stock: the candidate bags in one query (plain
+rows with their batches' few columns: a hospital holds thousands of bags), their batches'
+decision signatures in one (`attach_decision_signatures`), and whether each signature
+still matches from the hash each batch keeps of its record
 (`batches.rules.batch_problem(kept_hash=True)`), not by rebuilding every record. The batch
 the calculator proposes is then checked with its record rebuilt in full (`verified_plan`),
 as every later step checks it, so a record changed around the batch services is refused
-here too.
+here too; the allocation checks it under its lock.
 """
 
 from __future__ import annotations
@@ -138,49 +139,99 @@ def usable_bags(bags, *, on_date: datetime.date) -> list[Bag]:
     return [bag for bag in bags if bag.batch_id in usable]
 
 
+# What `batch_problem(kept_hash=True)` reads of a batch in stock (the rest stays deferred),
+# in the model's field order, as `Model.from_db` takes them.
+_STOCK_BATCH_FIELDS = tuple(
+    f.attname
+    for f in Batch._meta.concrete_fields
+    if f.attname in {"id", "din", "din_check", "status", "expires_on", "record_hash"}
+)
+
+
+@dataclass(frozen=True)
+class UsableStock:
+    """The usable bags as the calculator takes them (`BagOption`, in the stock's order),
+    and their batches by code, each carrying its decision signature."""
+
+    options: list[BagOption]
+    batches: dict[str, Batch]
+
+
+def usable_stock(bags: QuerySet, *, on_date: datetime.date) -> UsableStock:
+    """`usable_bags` for the calculator: the same rule, judged once per batch on the hash
+    it keeps of its record, in two queries whatever the stock — the bags with their
+    batches' few columns the rule reads as plain rows (no model instance per bag: a
+    hospital's stock is thousands of bags), then the batches' decision signatures."""
+    columns = ("pk", "code", "nominal_cells", "volume_ml", "batch_id")
+    batch_columns = tuple(f"batch__{name}" for name in _STOCK_BATCH_FIELDS)
+    batches: dict[int, Batch] = {}
+    rows = []
+    width = len(columns)
+    for row in bags.values_list(*columns, *batch_columns):
+        rows.append(row[:width])
+        if row[width - 1] not in batches:
+            batches[row[width - 1]] = Batch.from_db(bags.db, _STOCK_BATCH_FIELDS, row[width:])
+    attach_decision_signatures(list(batches.values()), judged_only=True)
+    usable = {
+        pk: (batch.code, batch.expires_on)
+        for pk, batch in batches.items()
+        if batch_problem(batch, on_date, kept_hash=True) is None
+    }
+    options = [
+        BagOption(code, *usable[batch_id], int(cells), Decimal(volume_ml), pk)
+        for pk, code, cells, volume_ml, batch_id in rows
+        if batch_id in usable
+    ]
+    return UsableStock(options, {batch.code: batch for batch in batches.values()})
+
+
 def verified_plan(
-    propose: Callable[[Sequence[Bag]], DosePlan], bags: Sequence[Bag], *, on_date: datetime.date
+    propose: Callable[[Sequence[BagOption]], DosePlan],
+    stock: UsableStock,
+    *,
+    on_date: datetime.date,
+    confirm: Callable[[DosePlan], str | None] | None = None,
 ) -> DosePlan:
-    """`propose(bags)`, with the proposed batch's record rebuilt in full and checked
+    """`propose(options)`, with the proposed batch's record rebuilt in full and checked
     (`batch_problem`): a batch whose kept hash says its signature matches while its record
     says otherwise (changed around the batch services) is left out and the dose proposed
-    again without it. Three queries for the proposed batch (two where its bags' batches
-    were read with `RECORD_RELATED`, as the allocation's locked bags are); more only after
-    such a change."""
-    by_pk = {bag.pk: bag for bag in bags}
-    refused: set[int] = set()
+    again without it. Three queries for the proposed batch; more only after such a change.
+    `confirm(plan)` replaces that check (the allocation's, under its locks): the reason
+    the plan cannot be taken, or None."""
+    confirm = confirm or (lambda plan: full_record_problem(stock, plan, on_date=on_date))
+    options = list(stock.options)
     while True:
-        plan = propose([bag for bag in bags if bag.batch_id not in refused])
+        plan = propose(options)
         if not plan.bags:
             return plan
-        batch = by_pk[plan.bags[0].pk].batch
-        if _record_loaded(batch):  # read with its relations in this transaction
-            full = batch
-        else:
-            full = Batch.objects.select_related(*RECORD_RELATED).get(pk=batch.pk)
-            full._decision_signature = batch.decision_signature()
-        problem = batch_problem(full, on_date)
+        problem = confirm(plan)
         if problem is None:
             return plan
         logger.warning(
             "Batch %s: its kept record hash says its QP signature matches, its record does "
-            "not (changed around the batch services); left out of the proposal: %s",
-            batch.code,
+            "not (changed around the batch services), or its bags changed; left out of the "
+            "proposal: %s",
+            plan.batch_code,
             problem,
         )
-        refused.add(batch.pk)
+        options = [o for o in options if o.batch_code != plan.batch_code]
 
 
-def _record_loaded(batch: Batch) -> bool:
-    return all(Batch._meta.get_field(name).is_cached(batch) for name in RECORD_RELATED)
+def full_record_problem(stock: UsableStock, plan: DosePlan, *, on_date: datetime.date):
+    """`batch_problem` of the plan's batch, its record read and rebuilt in full."""
+    kept = stock.batches[plan.batch_code]
+    full = Batch.objects.select_related(*RECORD_RELATED).get(pk=kept.pk)
+    full._decision_signature = kept.decision_signature()
+    return batch_problem(full, on_date)
 
 
 def propose(dose_range: DoseRange, weight_kg, bags, stock: Stock) -> DosePlan:
-    """The calculator's proposal (`dosing.calculator.propose_bags`) from `bags`."""
+    """The calculator's proposal (`dosing.calculator.propose_bags`) from `bags` (bags or
+    the calculator's `BagOption`s)."""
     return propose_bags(
         weight_kg=weight_kg,
         dose_range=dose_range,
-        bags=[BagOption.from_bag(b) for b in bags],
+        bags=[b if isinstance(b, BagOption) else BagOption.from_bag(b) for b in bags],
         batch_code=stock.fixed_batch.code if stock.fixed_batch else None,
         course=stock.course,
     )
@@ -209,10 +260,10 @@ def plan_dose(
         exclude=exclude,
         replace_recalled=replace_recalled,
     )
-    bags = usable_bags(stock.bags, on_date=stock.on_date)
+    usable = usable_stock(stock.bags, on_date=stock.on_date)
     dose_range = DoseRange.from_protocol(protocol)
     plan = verified_plan(
-        lambda some: propose(dose_range, weight_kg, some, stock), bags, on_date=stock.on_date
+        lambda some: propose(dose_range, weight_kg, some, stock), usable, on_date=stock.on_date
     )
     if not plan.bags:
         elsewhere = facilities_with_stock(patient, stock, dose_range, weight_kg)

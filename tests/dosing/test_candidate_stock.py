@@ -36,19 +36,21 @@ pytestmark = pytest.mark.django_db
 
 WEIGHT_KG = Decimal("78")  # 54.6–101.4 ×10⁶ cells: one bag of 60 or 75 ×10⁶ is a dose
 
-# The dose calculation: the patient's doses, the candidate bags, their batches' decision
-# signatures, and the proposed batch's record rebuilt in full (batch, checks, bags).
+# The dose calculation: the patient's doses, the candidate bags (as rows, with their
+# batches' columns), their batches' decision signatures, and the proposed batch's record
+# rebuilt in full (batch, checks, bags).
 PLAN_QUERIES = 8
 # The order page: session, user, permissions, patient, weight, eligibility, protocol,
 # the calculation, the previous dose, and the notices vigilance registers.
 ORDER_PAGE_QUERIES = 20
-# Allocating: the locked dose, the patient (alive; its doses, which give its batch), the
-# candidate bags and their locks, the batches (with their records' relations) and their
-# signatures, the proposed batch's checks and bags (9 reads); the bags' last custody
-# steps and positions; then the conditional reservation of the locked bags, their custody
-# events, the dose's bags and the dose, each with its audit events in one statement, and
-# the savepoint of the test's transaction (20 statements): none of it grows with the
-# stock, nor with the number of bags.
+# Allocating: the dose locked with its hospital's stock, the patient (alive; its doses,
+# which give its batch), the candidate bags as rows and their batches' signatures, then
+# only the proposal locked — its batch (with its record's relations) and its bags — and
+# the batch's checks and bags to rebuild its record (9 reads); the bags' last custody
+# steps; then the conditional reservation of the locked bags, their custody events, the
+# dose's bags and the dose, each with its audit events in one statement, and the
+# savepoint of the test's transaction (20 statements): none of it grows with the stock,
+# nor with the number of bags.
 ALLOCATE_QUERIES = 20
 
 

@@ -4,8 +4,9 @@ SQLite has no row locks (and serialises writers anyway), so there this test woul
 even for broken code: it runs on PostgreSQL only.
 
 How we know the test can fail: `test_race_detects_allocation_without_lock_and_conditional_update`
-below swaps the two guards out for naive versions (a plain read of the bags, then a save
-of each) and runs the same race; it is marked xfail(strict=True), so if the race ever stopped
+below swaps the three guards out for naive versions (no lock of the hospital's stock, a
+plain read of the bags, then a save of each) and runs the same race; it is marked
+xfail(strict=True), so if the race ever stopped
 detecting the broken code, that test would XPASS and the suite would fail. We also checked it
 by hand: with `lock_bags` reading without `select_for_update()` and `reserve_bags` saving each
 bag unconditionally, the real test fails (the losers crash with IntegrityError from the
@@ -17,7 +18,7 @@ import threading
 import time
 
 import pytest
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 
 from audit.context import audit_context
 from batches.models import Bag, BagEvent, Batch
@@ -101,7 +102,23 @@ def test_concurrent_allocations_never_share_or_lose_a_bag(pharmacist, monkeypatc
     _assert_no_bag_reserved_twice_and_none_lost(bags, outcomes)
 
 
-def _naive_lock_bags(ids, *, available_only):
+def _dose_only(dose):
+    """`lock_dose_and_stock` without the hospital's lock: allocations at one hospital
+    then read the same stock at once and race for the same proposal."""
+    return Dose.objects.select_for_update(of=("self",)).get(pk=dose.pk)
+
+
+def test_without_the_hospitals_lock_the_bag_locks_alone_never_share_a_bag(pharmacist, monkeypatch):
+    """Every allocator proposes the same bag; the winner's lock makes the others find it
+    taken once they hold it, and each proposes again from what is left (the proposal's
+    rows are locked and re-checked, whatever else serialises the hospital)."""
+    monkeypatch.setattr(allocation, "lock_dose_and_stock", _dose_only)
+    monkeypatch.setattr(allocation, "lock_bags", _slow(allocation.lock_bags))
+    _, bags, outcomes = _race(pharmacist)
+    _assert_no_bag_reserved_twice_and_none_lost(bags, outcomes)
+
+
+def _naive_lock_bags(ids, *, available_only, batch_id=None):
     qs = Bag.objects.filter(pk__in=list(ids))  # no select_for_update()
     if available_only:
         qs = qs.filter(status=Bag.Status.AVAILABLE)
@@ -126,10 +143,12 @@ def _naive_reserve_bags(bags, **kwargs):
     reason="proves the race detects a missing lock + conditional",
 )
 def test_race_detects_allocation_without_lock_and_conditional_update(pharmacist, monkeypatch):
-    monkeypatch.setattr(allocation, "lock_bags", _slow(_naive_lock_bags))
     # The names the allocation calls (an attribute that did not exist would make this
     # xfail on an AttributeError and prove nothing: the race must run).
     assert callable(allocation.reserve_bags) and callable(allocation.lock_bags)
+    assert callable(allocation.lock_dose_and_stock)
+    monkeypatch.setattr(allocation, "lock_dose_and_stock", _dose_only)
+    monkeypatch.setattr(allocation, "lock_bags", _slow(_naive_lock_bags))
     monkeypatch.setattr(allocation, "reserve_bags", _naive_reserve_bags)
     _, bags, outcomes = _race(pharmacist)
     _assert_no_bag_reserved_twice_and_none_lost(bags, outcomes)
@@ -173,3 +192,46 @@ def test_an_allocation_waits_for_a_recall_of_its_batch_and_then_refuses(pharmaci
         t.join(timeout=60)
     assert outcome == {"allocation": "refused"}
     assert Bag.objects.get(pk=bags[0].pk).status == Bag.Status.AVAILABLE
+
+
+def test_an_allocation_holds_only_the_bags_it_proposes(pharmacist, monkeypatch):
+    """While one allocation is open, the rest of the hospital's stock stays free for every
+    other writer (a hold, a transfer, a discard): only the proposal's rows are locked."""
+    ProtocolFactory()
+    _, bags = released_batch_with_bags([75_000_000] * 3)
+    dose = services.order_dose(PatientFactory(weight_kg=78), actor=pharmacist)
+    held, done = threading.Event(), threading.Event()
+    reserved = []
+    reserve = allocation._reserve
+
+    def reserve_and_hold(dose, chosen, **kwargs):
+        reserve(dose, chosen, **kwargs)
+        reserved.extend(bag.pk for bag in chosen)
+        held.set()
+        done.wait(timeout=30)
+
+    monkeypatch.setattr(allocation, "_reserve", reserve_and_hold)
+
+    def allocate():
+        try:
+            services.allocate_dose(dose, actor=pharmacist)
+        finally:
+            held.set()
+            connection.close()
+
+    thread = threading.Thread(target=allocate)
+    thread.start()
+    try:
+        assert held.wait(timeout=30) and reserved, "the allocation reached its reservation"
+        others = [b.pk for b in bags if b.pk not in reserved]
+        bag_rows = Bag.objects.select_for_update(nowait=True, of=("self",)).order_by()
+        with transaction.atomic():
+            free = bag_rows.filter(pk__in=others).values_list("pk", flat=True)
+            assert sorted(free) == sorted(others)
+            # The proposal's own bag is held.
+            with pytest.raises(DatabaseError), transaction.atomic():
+                list(bag_rows.filter(pk__in=reserved))
+    finally:
+        done.set()
+        thread.join(timeout=60)
+    assert Dose.objects.get(pk=dose.pk).status == Dose.Status.ALLOCATED
