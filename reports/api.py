@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from core.api.permissions import HasViewPermissions
 from reports import cohort
-from reports.report import REQUIRED_PERMISSIONS, CohortFilter, build
+from reports.report import REQUIRED_PERMISSIONS, CohortFilter, build, cached_figures
 
 FILTER_PARAMETERS = [
     OpenApiParameter("hospital", str, description="Hospital code, e.g. HUS."),
@@ -206,22 +206,25 @@ class _CohortView(APIView):
     permission_classes = [HasViewPermissions]
     required_permissions = REQUIRED_PERMISSIONS
 
-    def report(self, request):
+    def filters(self, request) -> dict:
         form = CohortFilter(request.query_params)
         if not form.is_valid():
             raise ValidationError(form.errors)
-        return build(request.user, form.cleaned_data)
+        return form.cleaned_data
+
+    def report(self, request):
+        return build(request.user, self.filters(request))
 
 
 class CohortReportView(_CohortView):
-    """The cohort's figures, computed from the record on each request."""
+    """The cohort's figures, computed from the record once per change of it
+    (`reports.report.cached_figures`)."""
 
     renderer_classes = [JSONRenderer]
 
     @extend_schema(parameters=FILTER_PARAMETERS, responses=CohortSerializer)
     def get(self, request):
-        report = self.report(request)
-        return Response({**report.figures, "published": report.published})
+        return Response(cached_figures(request.user, self.filters(request)))
 
 
 class CohortPatientsView(_CohortView):

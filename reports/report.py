@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import gc
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django import forms
+from django.core.cache import cache
+from django.utils import timezone
 
+from audit.models import AuditEvent
 from reports import charts, cohort, records
 from reports.models import PublishedFigure
+from sites.scope import site_scope
 
 # The report's own entry points need every record they summarise.
 REQUIRED_PERMISSIONS = (
@@ -135,3 +140,46 @@ def flat(figures: dict, prefix: str = "") -> list[tuple[str, object]]:
         else:
             pairs.append((path, value))
     return pairs
+
+
+# Bumped whenever what `figures` computes changes, so that figures kept by the previous
+# code are not served after a deployment (they would also expire after the timeout).
+FIGURES_GENERATION = 1
+FIGURES_TIMEOUT_SECONDS = 15 * 60
+
+
+def figures_key(user, filters: dict) -> str:
+    """Where the figures for `user` and `filters` are kept, valid while the audit trail's
+    head is where it is. Every change to a record the report reads (patients, their
+    records, doses, infusions, adverse events, protocols, published figures) appends an
+    event to the trail in its own transaction, and events are appended one transaction
+    at a time, so the head's `seq` moves with every committed change: figures kept under
+    an older head are never read again. The head is read where the report's rows are
+    (the replica, when the request reads from it) and before them, so the figures kept
+    under a head are never older than it. The reader's sites and time zone are in the
+    key: no reader gets figures computed over another's records."""
+    head = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    scope = site_scope(user)
+    parts = [
+        f"g{FIGURES_GENERATION}",
+        f"h{head}",
+        "network" if scope.network_wide else "",
+        ",".join(map(str, sorted(scope.facility_ids))),
+        ",".join(map(str, sorted(scope.hospital_ids))),
+        timezone.get_current_timezone_name(),
+        *(f"{name}={filters.get(name) or ''}" for name in sorted(CohortFilter.base_fields)),
+    ]
+    return "cohort-figures:" + hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def cached_figures(user, filters: dict) -> dict:
+    """The report's figures with the published ones (`{**figures, "published": …}`), as
+    `build` computes them, computed at most once per change of the record for each
+    reader's sites and filter (`figures_key`)."""
+    key = figures_key(user, filters)
+    figures = cache.get(key)
+    if figures is None:
+        report = build(user, filters)
+        figures = {**report.figures, "published": report.published}
+        cache.set(key, figures, FIGURES_TIMEOUT_SECONDS)
+    return figures
