@@ -59,3 +59,23 @@ class LargeTablePaginator(Paginator):
         unfiltered = not query.where and not query.distinct
         estimate = table_estimate(queryset) if unfiltered else query_estimate(queryset)
         return max(counted, estimate)
+
+
+class ShortListPaginator(Paginator):
+    """Django's paginator for lists that are usually shorter than a page (a worklist's
+    patients with something to do): the first page is fetched with one row more than it
+    shows, and when that fits, its length is the count — no `COUNT(*)`, which would
+    evaluate the list's filter over every row a second time. A longer list, or a later
+    page, is counted and paged as Django does."""
+
+    def get_page(self, number):
+        try:
+            first = int(number or 1) <= 1
+        except (TypeError, ValueError):
+            first = True
+        if not first:
+            return super().get_page(number)
+        rows = list(self.object_list[: self.per_page + 1])
+        if len(rows) <= self.per_page:
+            self.__dict__["count"] = len(rows)  # the `count` cached_property, known
+        return self._get_page(rows[: self.per_page], 1, self)

@@ -67,8 +67,10 @@ def _present(queryset, present: bool = True) -> IsNull:
     """Whether the correlated `queryset` has a row, as a scalar subquery (`LIMIT 1`): the
     database probes an index for each patient it evaluates, where an `EXISTS` (in an `OR`
     or a select list) may be planned as a hash over the whole table, built on every
-    request — a pass over every dose or outcome of the network to answer for 26 rows."""
-    return IsNull(Subquery(queryset.values("pk")[:1]), not present)
+    request — a pass over every dose or outcome of the network to answer for 26 rows.
+    Unordered: the models' default order (by the patient's code) would join the patient
+    and sort for every probe, for a question of whether any row exists."""
+    return IsNull(Subquery(queryset.order_by().values("pk")[:1]), not present)
 
 
 def _int(subquery) -> Coalesce:

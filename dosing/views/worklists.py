@@ -7,12 +7,12 @@ queries), and eligibility and the next step are evaluated for them.
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.utils import timezone
 
 from batches.picking import pick_list
 from core import notices
+from core.paginators import ShortListPaginator
 from dosing import rules
 from dosing.models import Dose, Protocol
 from dosing.views.steps import next_step
@@ -33,8 +33,9 @@ def search(patients, term: str):
 
 
 def page_of(queryset, request, param: str):
-    """One page of `queryset` (Django's Paginator: a COUNT and a slice), from `?<param>=`."""
-    return Paginator(queryset, PER_PAGE).get_page(request.GET.get(param))
+    """One page of `queryset`, from `?<param>=`: a slice, and a COUNT only when the list
+    is longer than its first page (`core.paginators.ShortListPaginator`)."""
+    return ShortListPaginator(queryset, PER_PAGE).get_page(request.GET.get(param))
 
 
 class UncountedPage:
