@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import csv
 import datetime
+import statistics
 import time
 import tracemalloc
 from decimal import Decimal
 
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
-from benchmarks.reads import HOSPITAL, count_queries, timed
+from benchmarks.reads import HOSPITAL, _p95, count_queries, timed
 
 
 class _Rollback(Exception):
@@ -53,8 +55,9 @@ def new_patient():
 
 
 def dosing_metrics(patient, *, repeat: int) -> tuple[list, dict]:
-    """The calculator's proposal (`plan_dose`) and a whole allocation (ordered and rolled
-    back each time, so every run sees the same stock)."""
+    """The calculator's proposal (`plan_dose`), an allocation (`allocate_dose` of a dose
+    just ordered: the order is not timed), and the order with its allocation — each
+    rolled back, so every run sees the same stock."""
     from django.contrib.auth.models import User
 
     from dosing import services
@@ -67,7 +70,7 @@ def dosing_metrics(patient, *, repeat: int) -> tuple[list, dict]:
     def plan():
         return plan_dose(patient, weight_kg=Decimal("70.0"), protocol=protocol)
 
-    def allocate():
+    def order_and_allocate():
         try:
             with transaction.atomic():
                 dose = services.order_dose(patient, actor=pharmacy)
@@ -76,17 +79,43 @@ def dosing_metrics(patient, *, repeat: int) -> tuple[list, dict]:
         except _Rollback:
             pass
 
+    def allocation_alone(*, count: bool = False):
+        """`allocate_dose`'s milliseconds, or with `count` its queries."""
+        try:
+            with transaction.atomic():
+                dose = services.order_dose(patient, actor=pharmacy)
+                if count:
+                    with CaptureQueriesContext(connection) as queries:
+                        services.allocate_dose(dose, actor=pharmacy)
+                    raise _Rollback(len(queries.captured_queries))
+                started = time.perf_counter()
+                services.allocate_dose(dose, actor=pharmacy)
+                raise _Rollback(1000 * (time.perf_counter() - started))
+        except _Rollback as done:
+            return done.args[0]
+
     if not plan().bags:
         raise SystemExit(f"benchmark: no stock at {HOSPITAL} for the calculator's patient")
-    counts = {"dose_calculation": count_queries(plan), "allocation": count_queries(allocate)}
+    counts = {
+        "dose_calculation": count_queries(plan),
+        "allocation": allocation_alone(count=True),
+        "order_and_allocation": count_queries(order_and_allocate),
+    }
     metrics = []
-    for name, fn in (("dose_calculation", plan), ("allocation", allocate)):
+    for name, fn in (("dose_calculation", plan), ("order_and_allocation", order_and_allocate)):
         t = timed(fn, None, repeat=repeat, warmup=1)
         metrics += [
             (name, t["median"], "ms"),
             (f"{name}.p95", t["p95"], "ms"),
             (f"{name}.queries", counts[name], "count"),
         ]
+    allocation_alone()  # warm-up
+    took = [allocation_alone() for _ in range(repeat)]
+    metrics += [
+        ("allocation", statistics.median(took), "ms"),
+        ("allocation.p95", _p95(took), "ms"),
+        ("allocation.queries", counts["allocation"], "count"),
+    ]
     return metrics, counts
 
 

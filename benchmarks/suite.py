@@ -88,7 +88,7 @@ def run_network(args, where: str) -> int:
         only=args.only,
     )
     counts.update(read_counts)
-    dosing_wanted = _wanted(args, "dose_calculation", "allocation")
+    dosing_wanted = _wanted(args, "dose_calculation", "allocation", "order_and_allocation")
     patient = operations.new_patient() if dosing_wanted else None
     if args.queries_only:
         if dosing_wanted:
@@ -168,7 +168,7 @@ def expected() -> list[str]:
     names = []
     for read in reads.READ_NAMES:
         names += [read, *(f"{read}.{s}" for s in ("p95", "floor", "floor_ratio", "queries"))]
-    for name in ("dose_calculation", "allocation"):
+    for name in ("dose_calculation", "allocation", "order_and_allocation"):
         names += [name, f"{name}.p95", f"{name}.queries"]
     names += [f"csv_bags{s}" for s in ("", ".floor", ".floor_ratio", ".peak_memory")]
     names += ["verify_audit", "reconciliation"]
@@ -211,8 +211,8 @@ def add_arguments(parser) -> None:
         "--only",
         type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
         help="comma-separated: only these reads or operations (e.g. donor_trace,healthz; "
-        "operations: dose_calculation, allocation, csv_bags, verify_audit, reconciliation, "
-        "audited_writes, http)",
+        "operations: dose_calculation, allocation, order_and_allocation, csv_bags, "
+        "verify_audit, reconciliation, audited_writes, http)",
     )
     parser.add_argument("--queries-only", action="store_true", help=argparse_hidden())
     parser.add_argument("--counts-out", help=argparse_hidden())
