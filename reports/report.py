@@ -154,15 +154,17 @@ def figures_key(user, filters: dict) -> str:
     records, doses, infusions, adverse events, protocols, published figures) appends an
     event to the trail in its own transaction, and events are appended one transaction
     at a time, so the head's `seq` moves with every committed change: figures kept under
-    an older head are never read again. The head is read where the report's rows are
-    (the replica, when the request reads from it) and before them, so the figures kept
-    under a head are never older than it. The reader's sites and time zone are in the
+    an older head are never read again. The head (its number and hash) is read where the
+    report's rows are (the replica, when the request reads from it) and before them, so
+    the figures kept under a head are never older than it. The reader's sites and time zone are in the
     key: no reader gets figures computed over another's records."""
-    head = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    # With the head's hash: after a restore to an earlier point, new events take the
+    # same numbers again, never the same hashes.
+    head = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first() or (0, "")
     scope = site_scope(user)
     parts = [
         f"g{FIGURES_GENERATION}",
-        f"h{head}",
+        f"h{head[0]}:{head[1]}",
         "network" if scope.network_wide else "",
         ",".join(map(str, sorted(scope.facility_ids))),
         ",".join(map(str, sorted(scope.hospital_ids))),
