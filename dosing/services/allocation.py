@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -65,16 +65,16 @@ def lock_dose_and_stock(dose: Dose) -> Dose:
 
 
 def lock_bags(
-    ids: Sequence[int], *, available_only: bool, batch_id: int | None = None
+    ids: Sequence[int], *, available_only: bool, batch_ids: Iterable[int] = ()
 ) -> list[Bag]:
     """Lock the bags' rows and their batches' (PostgreSQL: a second writer waits here,
     then re-reads).
 
-    With `batch_id` (the one batch they all come from: the calculator's plan) the batch's
-    row is locked first, as a recall or a hold locks it before its bags; otherwise the
-    bags', then their batches'. The bags' query has no join so that, on PostgreSQL, a row
-    changed by a concurrent transaction is re-checked against `status = available` and
-    dropped if taken.
+    `batch_ids` (the batches the bags are known to come from) are locked first, as a
+    recall or a hold locks its batch before it changes the batch's bags, so that neither
+    waits for the other in a cycle; any other batch of the bags after them. The bags'
+    query has no join so that, on PostgreSQL, a row changed by a concurrent transaction
+    is re-checked against `status = available` and dropped if taken.
     """
     # The batches are locked FOR NO KEY UPDATE (foreign-key checks pass): a recall or a
     # hold, which locks its batch, waits for this allocation, or this allocation for it
@@ -83,7 +83,8 @@ def lock_bags(
     lock_batches = Batch.objects.select_for_update(of=("self",), no_key=True).select_related(
         *RECORD_RELATED
     )
-    batches = lock_batches.in_bulk([batch_id]) if batch_id is not None else {}
+    batch_ids = sorted(set(batch_ids))
+    batches = lock_batches.in_bulk(batch_ids) if batch_ids else {}
     qs = Bag.objects.select_for_update().filter(pk__in=list(ids))
     if available_only:
         qs = qs.filter(status=Bag.Status.AVAILABLE)
@@ -110,7 +111,7 @@ def _locked_plan(plan_from, usable: UsableStock, *, on_date) -> tuple[DosePlan, 
             return plan, []
         kept = usable.batches[plan.batch_code]
         wanted = {b.pk for b in plan.bags}
-        locked = lock_bags(wanted, available_only=True, batch_id=kept.pk)
+        locked = lock_bags(wanted, available_only=True, batch_ids=[kept.pk])
         if len(locked) < len(wanted):
             gone = wanted - {b.pk for b in locked}
             options = [o for o in options if o.pk not in gone]
@@ -136,7 +137,9 @@ def _chosen_bags(dose, bags, plan, locked, stock_options, fixed_batch, today) ->
         return locked
     if not bags:
         raise AllocationError("Choose at least one bag.")
-    chosen = lock_bags([b.pk for b in bags], available_only=False)
+    chosen = lock_bags(
+        [b.pk for b in bags], available_only=False, batch_ids=[b.batch_id for b in bags]
+    )
     refuse(
         AllocationError,
         chosen_bag_failures(chosen, fixed_batch=fixed_batch, patient=dose.patient, on_date=today),

@@ -118,7 +118,7 @@ def test_without_the_hospitals_lock_the_bag_locks_alone_never_share_a_bag(pharma
     _assert_no_bag_reserved_twice_and_none_lost(bags, outcomes)
 
 
-def _naive_lock_bags(ids, *, available_only, batch_id=None):
+def _naive_lock_bags(ids, *, available_only, batch_ids=()):
     qs = Bag.objects.filter(pk__in=list(ids))  # no select_for_update()
     if available_only:
         qs = qs.filter(status=Bag.Status.AVAILABLE)
@@ -235,3 +235,57 @@ def test_an_allocation_holds_only_the_bags_it_proposes(pharmacist, monkeypatch):
         done.set()
         thread.join(timeout=60)
     assert Dose.objects.get(pk=dose.pk).status == Dose.Status.ALLOCATED
+
+
+def test_bags_chosen_by_hand_wait_for_a_recall_that_holds_their_batch_without_a_deadlock(
+    pharmacist,
+):
+    """A recall locks its batch, then changes the batch's bags. An allocation of bags
+    chosen by hand locks their batch before the bags, so it waits for the recall and then
+    refuses; locking the bags first, each would hold what the other waits for (PostgreSQL
+    breaks the cycle by aborting one of them with an error)."""
+    ProtocolFactory()
+    batch, bags = released_batch_with_bags([75_000_000])
+    dose = services.order_dose(PatientFactory(weight_kg=78), actor=pharmacist)
+    locked, started = threading.Event(), threading.Event()
+    outcome = {}
+
+    def recall():
+        try:
+            with transaction.atomic(), audit_context(actor=pharmacist, reason="recall (test)"):
+                Batch.objects.select_for_update().get(pk=batch.pk)  # as `lock_batch`
+                locked.set()
+                started.wait(timeout=30)
+                time.sleep(HOLD_SECONDS)  # the allocation is waiting on its first lock
+                Batch.objects.filter(pk=batch.pk).update_audited(
+                    audit_action="recall", status=Batch.Status.RECALLED
+                )
+                Bag.objects.filter(pk=bags[0].pk).update_audited(
+                    audit_action="recall", status=Bag.Status.QUARANTINE
+                )
+            outcome["recall"] = "recalled"
+        except Exception as exc:  # noqa: BLE001 - a deadlock is what we look for
+            outcome["recall"] = f"crashed: {type(exc).__name__}"
+        finally:
+            connection.close()
+
+    def allocate():
+        try:
+            locked.wait(timeout=30)
+            started.set()
+            services.allocate_dose(dose, actor=pharmacist, bags=[bags[0]])
+            outcome["allocation"] = "allocated"
+        except AllocationError:
+            outcome["allocation"] = "refused"
+        except Exception as exc:  # noqa: BLE001
+            outcome["allocation"] = f"crashed: {type(exc).__name__}"
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=recall), threading.Thread(target=allocate)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert outcome == {"recall": "recalled", "allocation": "refused"}
+    assert Bag.objects.get(pk=bags[0].pk).status == Bag.Status.QUARANTINE
