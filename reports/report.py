@@ -156,8 +156,8 @@ def figures_key(user, filters: dict) -> str:
     at a time, so the head's `seq` moves with every committed change: figures kept under
     an older head are never read again. The head (its number and hash) is read where the
     report's rows are (the replica, when the request reads from it) and before them, so
-    the figures kept under a head are never older than it. The reader's sites and time zone are in the
-    key: no reader gets figures computed over another's records."""
+    the figures kept under a head are never older than it. The reader's sites and time
+    zone are in the key: no reader gets figures computed over another's records."""
     # With the head's hash: after a restore to an earlier point, new events take the
     # same numbers again, never the same hashes.
     head = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first() or (0, "")
