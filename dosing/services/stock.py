@@ -190,27 +190,23 @@ def verified_plan(
     stock: UsableStock,
     *,
     on_date: datetime.date,
-    confirm: Callable[[DosePlan], str | None] | None = None,
 ) -> DosePlan:
     """`propose(options)`, with the proposed batch's record rebuilt in full and checked
     (`batch_problem`): a batch whose kept hash says its signature matches while its record
     says otherwise (changed around the batch services) is left out and the dose proposed
     again without it. Three queries for the proposed batch; more only after such a change.
-    `confirm(plan)` replaces that check (the allocation's, under its locks): the reason
-    the plan cannot be taken, or None."""
-    confirm = confirm or (lambda plan: full_record_problem(stock, plan, on_date=on_date))
+    (The allocation makes the same check under its locks: `allocation._locked_plan`.)"""
     options = list(stock.options)
     while True:
         plan = propose(options)
         if not plan.bags:
             return plan
-        problem = confirm(plan)
+        problem = full_record_problem(stock, plan, on_date=on_date)
         if problem is None:
             return plan
         logger.warning(
             "Batch %s: its kept record hash says its QP signature matches, its record does "
-            "not (changed around the batch services), or its bags changed; left out of the "
-            "proposal: %s",
+            "not (changed around the batch services); left out of the proposal: %s",
             plan.batch_code,
             problem,
         )
