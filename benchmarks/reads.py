@@ -213,27 +213,30 @@ def reads() -> list[Read]:
             "cohort_report",
             "api",
             "/api/v1/reports/cohort/",
-            Patient._base_manager.values("hospital__code", "sex")
-            .order_by("hospital__code", "sex")
-            .annotate(**_cohort_counts()),
+            _cohort_floor(),
         ),
         Read(
             "cohort_report_recomputed",
             "api",
             "/api/v1/reports/cohort/",
-            Patient._base_manager.values("hospital__code", "sex")
-            .order_by("hospital__code", "sex")
-            .annotate(**_cohort_counts()),
+            _cohort_floor(),
             fresh=True,
         ),
         Read("healthz", "anonymous", "/healthz", "SELECT 1"),
     ]
 
 
-def _cohort_counts():
+def _cohort_floor():
+    """The cohort report's floor: patients and doses counted by hospital and sex."""
     from django.db.models import Count
 
-    return {"patients": Count("id", distinct=True), "doses": Count("doses", distinct=True)}
+    from patients.models import Patient
+
+    return (
+        Patient._base_manager.values("hospital__code", "sex")
+        .order_by("hospital__code", "sex")
+        .annotate(patients=Count("id", distinct=True), doses=Count("doses", distinct=True))
+    )
 
 
 def _request(client, url: str) -> int:

@@ -60,12 +60,36 @@ def _race(pharmacist):
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=allocate, args=(d,)) for d in doses]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    _together(*(lambda dose=dose: allocate(dose) for dose in doses))
     return batch, bags, outcomes
+
+
+def _together(*targets) -> None:
+    """Run each target in its own thread (own connection), and wait for all."""
+    threads = [threading.Thread(target=target) for target in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+
+def _allocate_into(outcome: dict, dose, actor, *, after, **kwargs):
+    """A thread's allocation of `dose` once `after` is set: `outcome["allocation"]` is
+    "allocated", "refused" (a clear refusal) or what crashed it."""
+
+    def allocate():
+        try:
+            after.wait(timeout=30)
+            services.allocate_dose(dose, actor=actor, **kwargs)
+            outcome["allocation"] = "allocated"
+        except AllocationError:
+            outcome["allocation"] = "refused"
+        except Exception as exc:  # noqa: BLE001 - a crash or a deadlock is the failure
+            outcome["allocation"] = f"crashed: {type(exc).__name__}"
+        finally:
+            connection.close()
+
+    return allocate
 
 
 def _assert_no_bag_reserved_twice_and_none_lost(bags, outcomes):
@@ -175,21 +199,7 @@ def test_an_allocation_waits_for_a_recall_of_its_batch_and_then_refuses(pharmaci
         finally:
             connection.close()
 
-    def allocate():
-        try:
-            locked.wait(timeout=30)
-            services.allocate_dose(dose, actor=pharmacist)
-            outcome["allocation"] = "allocated"
-        except AllocationError:
-            outcome["allocation"] = "refused"
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=recall), threading.Thread(target=allocate)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    _together(recall, _allocate_into(outcome, dose, pharmacist, after=locked))
     assert outcome == {"allocation": "refused"}
     assert Bag.objects.get(pk=bags[0].pk).status == Bag.Status.AVAILABLE
 
@@ -247,7 +257,7 @@ def test_bags_chosen_by_hand_wait_for_a_recall_that_holds_their_batch_without_a_
     ProtocolFactory()
     batch, bags = released_batch_with_bags([75_000_000])
     dose = services.order_dose(PatientFactory(weight_kg=78), actor=pharmacist)
-    locked, started = threading.Event(), threading.Event()
+    locked = threading.Event()
     outcome = {}
 
     def recall():
@@ -255,7 +265,6 @@ def test_bags_chosen_by_hand_wait_for_a_recall_that_holds_their_batch_without_a_
             with transaction.atomic(), audit_context(actor=pharmacist, reason="recall (test)"):
                 Batch.objects.select_for_update().get(pk=batch.pk)  # as `lock_batch`
                 locked.set()
-                started.wait(timeout=30)
                 time.sleep(HOLD_SECONDS)  # the allocation is waiting on its first lock
                 Batch.objects.filter(pk=batch.pk).update_audited(
                     audit_action="recall", status=Batch.Status.RECALLED
@@ -269,23 +278,6 @@ def test_bags_chosen_by_hand_wait_for_a_recall_that_holds_their_batch_without_a_
         finally:
             connection.close()
 
-    def allocate():
-        try:
-            locked.wait(timeout=30)
-            started.set()
-            services.allocate_dose(dose, actor=pharmacist, bags=[bags[0]])
-            outcome["allocation"] = "allocated"
-        except AllocationError:
-            outcome["allocation"] = "refused"
-        except Exception as exc:  # noqa: BLE001
-            outcome["allocation"] = f"crashed: {type(exc).__name__}"
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=recall), threading.Thread(target=allocate)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    _together(recall, _allocate_into(outcome, dose, pharmacist, after=locked, bags=[bags[0]]))
     assert outcome == {"recall": "recalled", "allocation": "refused"}
     assert Bag.objects.get(pk=bags[0].pk).status == Bag.Status.QUARANTINE
