@@ -37,8 +37,9 @@ def register_hospital_bags(extension) -> None:
 
 
 def _hospital_bags(hospital_ids) -> Q:
-    """Bags a hospital sees: those stored at it now, and every registered extension."""
-    seen = Q(location__hospital_id__in=hospital_ids)
+    """Bags a hospital sees: those stored at it now (`Bag.held_at_hospital`), and every
+    registered extension."""
+    seen = Q(held_at_hospital_id__in=hospital_ids)
     for extension in _HOSPITAL_BAG_EXTENSIONS:
         seen |= Q(pk__in=extension(hospital_ids))
     return seen
@@ -109,6 +110,24 @@ class BagQuerySet(SiteScopedQuerySet):
 
     def within(self, scope: SiteScope) -> BagQuerySet:
         return _bags_of_scope(self, scope)
+
+    def held_at(self, hospital_id: int) -> BagQuerySet:
+        """The bags stored at one of the hospital's positions now (`Bag.held_at_hospital`,
+        kept with the position: no join with the hospital's positions)."""
+        return self.filter(held_at_hospital_id=hospital_id)
+
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        self.model.keep_held_at(objs)
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def update_audited(self, **changes) -> int:
+        if {"location", "location_id", "held_at_hospital", "held_at_hospital_id"} & set(changes):
+            raise TypeError(
+                "A bag's storage position changes through its custody services (one save "
+                "each), which keep where it is held with it."
+            )
+        return super().update_audited(**changes)
 
 
 class StorageLocationQuerySet(SiteScopedQuerySet):

@@ -115,11 +115,32 @@ class Bag(AuditedModel):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUARANTINE)
     discard_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    held_at_hospital = models.ForeignKey(
+        "sites.Hospital",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        help_text="The hospital whose storage position holds the bag (its position's "
+        "hospital; blank at a facility or out of storage). Derived from `location` by "
+        "`Bag.keep_held_at` on every save and bulk insert, checked by the database "
+        "(`batches.triggers`), so a hospital's stock is found without joining its "
+        "positions.",
+    )
 
     objects = BagQuerySet.as_manager()
 
+    # Derived from `location`, which is on the trail.
+    audit_exclude = ("held_at_hospital",)
+
     class Meta:
         ordering = ["batch", "division"]
+        indexes = [
+            # A hospital's stock by status: the calculator's and the allocation's query.
+            models.Index(fields=["held_at_hospital", "status"], name="bag_held_at_status"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["batch", "product_code", "division"], name="bag_division_unique"
@@ -150,7 +171,59 @@ class Bag(AuditedModel):
     def save(self, *args, **kwargs):
         if not self.code:
             self.code = f"{self.batch.code}-{self.product_code}-{self.division}"
+        self.keep_held_at([self])
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "location" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "held_at_hospital"}
         super().save(*args, **kwargs)
+
+    @classmethod
+    def keep_held_at(cls, bags) -> None:
+        """Set each bag's `held_at_hospital` from its storage position: the position's
+        hospital, or none (at a facility, out of storage). A position given as an instance is
+        read from it; positions given by id only (a bag not moved since it was loaded
+        keeps its value) are read in one query. `save` and
+        `Bag.objects.bulk_create` call this, so no write path can forget it; the database
+        refuses a row where the two disagree (`batches.triggers`)."""
+        field = cls._meta.get_field("location")
+        by_position: dict[int, list] = {}
+        for bag in bags:
+            position = field.get_cached_value(bag, default=None)
+            if (
+                position is not None
+                and position.pk is not None
+                and bag.location_id
+                in (
+                    None,
+                    position.pk,
+                )
+            ):
+                bag.held_at_hospital_id = position.hospital_id
+            elif bag.location_id is None:
+                bag.held_at_hospital_id = None
+            elif not cls._moved_since_loaded(bag):
+                continue  # as loaded: the database keeps the stored pair true
+            else:
+                by_position.setdefault(bag.location_id, []).append(bag)
+        if by_position:
+            hospitals = dict(
+                StorageLocation._base_manager.filter(pk__in=list(by_position)).values_list(
+                    "pk", "hospital_id"
+                )
+            )
+            for pk, held in by_position.items():
+                for bag in held:
+                    bag.held_at_hospital_id = hospitals.get(pk)
+
+    @staticmethod
+    def _moved_since_loaded(bag) -> bool:
+        """Whether the bag is new, or its position is not the one it was loaded with (or
+        where it is held was not loaded): only then is the position read again. The
+        snapshot read here is the one its audited save takes anyway."""
+        if bag._state.adding or "held_at_hospital_id" not in bag.__dict__:
+            return True
+        stored = bag._audit_loaded
+        return stored is None or stored.get("location_id") != bag.location_id
 
     def reason_required(self, stored: dict) -> bool:
         return stored.get("status") in {

@@ -52,8 +52,8 @@ def concerned_sites(batch: Batch) -> list[Site]:
         elif link.bag.status not in _GONE:
             held[hospital_id].add(link.bag_id)
     stored = Bag.objects.filter(
-        Q(batch=batch, location__hospital__isnull=False) & ~Q(status__in=_GONE)
-    ).values_list("location__hospital_id", "pk")
+        Q(batch=batch, held_at_hospital__isnull=False) & ~Q(status__in=_GONE)
+    ).values_list("held_at_hospital_id", "pk")
     for hospital_id, bag_id in stored:
         held.setdefault(hospital_id, set()).add(bag_id)
     hospitals = Hospital.objects.filter(pk__in=held).order_by("code")
