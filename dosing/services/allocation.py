@@ -99,34 +99,40 @@ def lock_bags(
 
 def _locked_plan(plan_from, usable: UsableStock, *, on_date) -> tuple[DosePlan, list[Bag]]:
     """The calculator's plan from the stock as read, then its batch and bags locked and
-    the batch judged in full under its lock (`batch_problem`, its record rebuilt). A bag
-    taken or changed since the stock was read (by another writer than an allocation here:
-    those wait in `lock_dose_and_stock`) is left out and the dose proposed again; so is
-    a batch that can no longer be used. Only the proposal's rows are locked, whatever the
-    stock."""
+    the batch judged in full under its lock (`batch_problem`: its decision signature read
+    and its record rebuilt). A bag taken or changed since the stock was read (by another
+    writer than an allocation here: those wait in `lock_dose_and_stock`) is left out and
+    the dose proposed again; so is a batch that cannot be used, after the rest of the
+    stock is judged at once (`UsableStock.judged`, as `verified_plan` does). Only the
+    proposal's rows are locked, whatever the stock."""
     options = list(usable.options)
+    judged = False
     while True:
         plan = plan_from(options)
         if not plan.bags:
             return plan, []
-        kept = usable.batches[plan.batch_code]
         wanted = {b.pk for b in plan.bags}
-        locked = lock_bags(wanted, available_only=True, batch_ids=[kept.pk])
+        locked = lock_bags(
+            wanted, available_only=True, batch_ids=[usable.batch_ids[plan.batch_code]]
+        )
         if len(locked) < len(wanted):
             gone = wanted - {b.pk for b in locked}
             options = [o for o in options if o.pk not in gone]
             continue
         batch = locked[0].batch
-        # The signature read with the stock: one signed later than that read (only after
-        # a correction, which changes the record) can only make this check refuse.
-        batch._decision_signature = kept.decision_signature()
+        if plan.batch_code in usable.signatures:
+            # Read with the whole stock's: one signed later than that read (only after a
+            # correction, which changes the record) can only make this check refuse.
+            batch._decision_signature = usable.signatures[plan.batch_code]
         problem = batch_problem(batch, on_date)
         if problem is None:
             return plan, locked
-        logger.warning(
-            "Batch %s left out of the allocation under its lock: %s", kept.code, problem
+        logger.info(
+            "Batch %s left out of the allocation under its lock: %s", plan.batch_code, problem
         )
         options = [o for o in options if o.batch_code != plan.batch_code]
+        if not judged:
+            options, judged = usable.judged(options, on_date=on_date), True
 
 
 def _chosen_bags(dose, bags, plan, locked, stock_options, fixed_batch, today) -> list[Bag]:
@@ -241,7 +247,11 @@ def allocate_dose(
         plan, locked = _locked_plan(plan_from, usable, on_date=stock.on_date)
     else:  # the proposal only to compare the bags chosen by hand with
         plan, locked = verified_plan(plan_from, usable, on_date=stock.on_date), []
-    chosen = _chosen_bags(dose, bags, plan, locked, usable.options, fixed_batch, stock.on_date)
+    # Named in the refusal when nothing gives a dose: the bags that may be used.
+    options = usable.options
+    if bags is None and not plan.bags:
+        options = usable.judged(options, on_date=stock.on_date)
+    chosen = _chosen_bags(dose, bags, plan, locked, options, fixed_batch, stock.on_date)
 
     total_cells = sum(b.nominal_cells for b in chosen)
     override = override_check(

@@ -2,17 +2,23 @@
 
 `plan_dose` is what the order page shows (no locks, nothing written); the allocation
 (`dosing.services.allocation`) reserves exactly the bags of a plan. Both ask
-`candidate_stock` for the stock and `usable_stock` for the bags whose batch may be used,
-so the page and the reservation see the same bags through the same rules.
+`candidate_stock` for the stock and `usable_stock` for it as the calculator takes it, so
+the page and the reservation see the same bags through the same rules.
 
 A constant number of queries, whatever the stock: the candidate bags in one query (plain
-rows with their batches' few columns: a hospital holds thousands of bags), their batches'
-decision signatures in one (`attach_decision_signatures`), and whether each signature
-still matches from the hash each batch keeps of its record
-(`batches.rules.batch_problem(kept_hash=True)`), not by rebuilding every record. The batch
-the calculator proposes is then checked with its record rebuilt in full (`verified_plan`),
-as every later step checks it, so a record changed around the batch services is refused
-here too; the allocation checks it under its lock.
+rows with their batches' few columns: a hospital holds thousands of bags, found through
+the hospital each bag is held at), already narrowed to released batches unexpired on the
+dose's day. The calculator proposes from them; the batch it proposes is then judged in
+full (`verified_plan`: its QP decision signature and its record rebuilt, as every later
+step judges it; the allocation judges it under its lock), and a batch refused there is
+left out and the dose proposed again. Leaving out the proposed batch gives the proposal
+the calculator would have made without it from the start (it chooses among the earliest
+batches that qualify, and a batch it did not choose never changes that choice), so
+judging only the proposed batch proposes what judging every batch first would. After a
+first refusal the whole stock is judged at once — every batch's decision signature in one
+query, compared with the hash each batch keeps of its record
+(`batches.rules.batch_problem(kept_hash=True)`) — so many refused batches cost one query,
+not four each.
 """
 
 from __future__ import annotations
@@ -83,10 +89,11 @@ def candidate_stock(
 ) -> Stock:
     """The available bags a dose planned for `planned_for` may come from, in a constant
     number of queries: bags received in range at the patient's hospital (stored at one
-    of its positions), of the patient's batch once the first dose fixed it, of released
-    batches unexpired on the day the dose will be given (never earlier than `at`), with
-    the course that batch must still supply. Expiry is judged once, against that day: the
-    stock query selects on it and `usable_bags` re-checks each batch on the same day.
+    of its positions: `Bag.held_at_hospital`), of the patient's batch once the first dose
+    fixed it, of released batches unexpired on the day the dose will be given (never
+    earlier than `at`), with the course that batch must still supply. Expiry is judged
+    once, against that day: the stock query selects on it and `usable_bags` re-checks each
+    batch on the same day.
     `replace_recalled`: the patient's batch was recalled and a physician's override lets
     the course continue from any released batch. `course_batch`: the patient's batch
     (`patient_batch`), when the caller has already read it."""
@@ -105,9 +112,7 @@ def candidate_stock(
         and fixed_batch.status == Batch.Status.RECALLED
     ):
         fixed_batch = None
-    bags = bags_available_for_allocation(on_date=on_date).filter(
-        location__hospital_id=patient.hospital_id
-    )
+    bags = bags_available_for_allocation(on_date=on_date).held_at(patient.hospital_id)
     if fixed_batch is not None:
         bags = bags.filter(batch=fixed_batch)
     if given:
@@ -139,50 +144,66 @@ def usable_bags(bags, *, on_date: datetime.date) -> list[Bag]:
     return [bag for bag in bags if bag.batch_id in usable]
 
 
-# What `batch_problem(kept_hash=True)` reads of a batch in stock (the rest stays deferred),
-# in the model's field order, as `Model.from_db` takes them.
-_STOCK_BATCH_FIELDS = tuple(
-    f.attname
-    for f in Batch._meta.concrete_fields
-    if f.attname in {"id", "din", "din_check", "status", "expires_on", "record_hash"}
-)
+# What `batch_problem(kept_hash=True)` reads of a batch in stock (the rest stays deferred).
+_JUDGED_BATCH_FIELDS = ("id", "din", "din_check", "status", "expires_on", "record_hash")
 
 
 @dataclass(frozen=True)
 class UsableStock:
-    """The usable bags as the calculator takes them (`BagOption`, in the stock's order),
-    and their batches by code, each carrying its decision signature."""
+    """The stock as the calculator takes it (`BagOption`, in the stock's order: bags of
+    released batches unexpired on the dose's day) and their batches' ids by code. Whether
+    each batch's QP signature still matches is judged for the proposed batch
+    (`verified_plan`, the allocation's lock), and for every batch at once by `judged`
+    only once one was refused; `signatures` keeps what `judged` read."""
 
     options: list[BagOption]
-    batches: dict[str, Batch]
+    batch_ids: dict[str, int]
+    signatures: dict[str, object] = dataclasses.field(default_factory=dict)
+
+    def judged(self, options: Sequence[BagOption], *, on_date: datetime.date) -> list[BagOption]:
+        """Of `options`, those whose batch passes `batch_problem` on `on_date`, judged on
+        the hash it keeps of its record: the batches and every one's decision signature
+        in two queries, whatever their number (the signatures kept in `signatures`)."""
+        batches = list(
+            Batch.objects.filter(pk__in=list(self.batch_ids.values())).only(*_JUDGED_BATCH_FIELDS)
+        )
+        attach_decision_signatures(batches, judged_only=True)
+        self.signatures.update({batch.code: batch.decision_signature() for batch in batches})
+        usable = {
+            batch.code
+            for batch in batches
+            if batch_problem(batch, on_date, kept_hash=True) is None
+        }
+        return [option for option in options if option.batch_code in usable]
 
 
 def usable_stock(bags: QuerySet, *, on_date: datetime.date) -> UsableStock:
-    """`usable_bags` for the calculator: the same rule, judged once per batch on the hash
-    it keeps of its record, in two queries whatever the stock — the bags with their
-    batches' few columns the rule reads as plain rows (no model instance per bag: a
-    hospital's stock is thousands of bags), then the batches' decision signatures."""
-    columns = ("pk", "code", "nominal_cells", "volume_ml", "batch_id")
-    batch_columns = tuple(f"batch__{name}" for name in _STOCK_BATCH_FIELDS)
-    batches: dict[int, Batch] = {}
-    rows = []
-    width = len(columns)
-    for row in bags.values_list(*columns, *batch_columns):
-        rows.append(row[:width])
-        if row[width - 1] not in batches:
-            batches[row[width - 1]] = Batch.from_db(bags.db, _STOCK_BATCH_FIELDS, row[width:])
-    attach_decision_signatures(list(batches.values()), judged_only=True)
-    usable = {
-        pk: (batch.code, batch.expires_on)
-        for pk, batch in batches.items()
-        if batch_problem(batch, on_date, kept_hash=True) is None
-    }
-    options = [
-        BagOption(code, *usable[batch_id], int(cells), Decimal(volume_ml), pk)
-        for pk, code, cells, volume_ml, batch_id in rows
-        if batch_id in usable
-    ]
-    return UsableStock(options, {batch.code: batch for batch in batches.values()})
+    """The stock for the calculator in one query whatever its size: the bags with the
+    few columns of their batches the calculator reads, as plain rows (no model instance
+    per bag or batch: a hospital's stock is thousands of bags of hundreds of batches).
+    `bags` is a stock query (`candidate_stock`), which keeps only bags of released
+    batches unexpired on `on_date`; the rest of `batch_problem` is judged on the proposal
+    (`verified_plan`)."""
+    batch_ids: dict[str, int] = {}
+    codes: dict[int, str] = {}
+    options = []
+    rows = bags.values_list(
+        "pk",
+        "code",
+        "nominal_cells",
+        "volume_ml",
+        "batch_id",
+        "batch__din",
+        "batch__din_check",
+        "batch__expires_on",
+    )
+    for pk, code, cells, volume_ml, batch_id, din, din_check, expires_on in rows:
+        batch_code = codes.get(batch_id)
+        if batch_code is None:
+            batch_code = codes[batch_id] = f"{din}{din_check}"
+            batch_ids[batch_code] = batch_id
+        options.append(BagOption(code, batch_code, expires_on, int(cells), Decimal(volume_ml), pk))
+    return UsableStock(options, batch_ids)
 
 
 def verified_plan(
@@ -191,12 +212,14 @@ def verified_plan(
     *,
     on_date: datetime.date,
 ) -> DosePlan:
-    """`propose(options)`, with the proposed batch's record rebuilt in full and checked
-    (`batch_problem`): a batch whose kept hash says its signature matches while its record
-    says otherwise (changed around the batch services) is left out and the dose proposed
-    again without it. Three queries for the proposed batch; more only after such a change.
-    (The allocation makes the same check under its locks: `allocation._locked_plan`.)"""
+    """`propose(options)`, its batch judged in full (`batch_problem`: its decision
+    signature read and its record rebuilt): a batch refused is left out and the dose
+    proposed again without it, after the rest of the stock is judged at once
+    (`UsableStock.judged`). Four queries for the proposed batch; more only after a
+    refusal. (The allocation makes the same check under its locks:
+    `allocation._locked_plan`.)"""
     options = list(stock.options)
+    judged = False
     while True:
         plan = propose(options)
         if not plan.bags:
@@ -204,20 +227,18 @@ def verified_plan(
         problem = full_record_problem(stock, plan, on_date=on_date)
         if problem is None:
             return plan
-        logger.warning(
-            "Batch %s: its kept record hash says its QP signature matches, its record does "
-            "not (changed around the batch services); left out of the proposal: %s",
-            plan.batch_code,
-            problem,
-        )
+        logger.info("Batch %s left out of the proposal: %s", plan.batch_code, problem)
         options = [o for o in options if o.batch_code != plan.batch_code]
+        if not judged:
+            options, judged = stock.judged(options, on_date=on_date), True
 
 
 def full_record_problem(stock: UsableStock, plan: DosePlan, *, on_date: datetime.date):
-    """`batch_problem` of the plan's batch, its record read and rebuilt in full."""
-    kept = stock.batches[plan.batch_code]
-    full = Batch.objects.select_related(*RECORD_RELATED).get(pk=kept.pk)
-    full._decision_signature = kept.decision_signature()
+    """`batch_problem` of the plan's batch, its record read and rebuilt in full, with its
+    decision signature (read here unless `UsableStock.judged` already read it)."""
+    full = Batch.objects.select_related(*RECORD_RELATED).get(pk=stock.batch_ids[plan.batch_code])
+    if plan.batch_code in stock.signatures:
+        full._decision_signature = stock.signatures[plan.batch_code]
     return batch_problem(full, on_date)
 
 

@@ -175,3 +175,31 @@ def test_proposal_follows_every_rule_of_the_brute_force_oracle_20000_examples(re
     if "slow" not in (request.config.getoption("markexpr") or ""):
         pytest.skip("20,000 examples: run with -m slow")
     settings(max_examples=20_000, **COMMON)(given(case=cases())(_agrees_with_the_oracle))()
+
+
+@settings(max_examples=300, **COMMON)
+@given(case=cases(), data=st.data())
+def test_leaving_out_a_refused_proposal_proposes_what_judging_every_batch_first_would(case, data):
+    """The calculator judges only the batch it proposes (`dosing.services.stock`: its QP
+    signature and record), leaves it out when refused and proposes again. That gives the
+    plan it would have made from the usable batches alone, whichever batches are refused:
+    a batch not chosen never changes the choice."""
+    codes = sorted({bag.batch_code for bag in case["stock"]})
+    refused = set(data.draw(st.lists(st.sampled_from(codes), unique=True)))
+
+    def plan(options):
+        return propose_bags(
+            weight_kg=case["weight"],
+            dose_range=case["dose_range"],
+            bags=options,
+            batch_code=case["batch_code"],
+            course=case["course"],
+        )
+
+    options = list(case["stock"])
+    while True:
+        proposed = plan(options)
+        if not proposed.bags or proposed.batch_code not in refused:
+            break
+        options = [o for o in options if o.batch_code != proposed.batch_code]
+    assert proposed == plan([b for b in case["stock"] if b.batch_code not in refused])

@@ -18,13 +18,14 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from audit.signatures import content_hash
 from audit.verify import verify_chain
-from batches.models import BagEvent, Batch, SpecificationItem
+from batches.models import Bag, BagEvent, Batch, SpecificationItem
 from batches.querysets import attach_decision_signatures
 from batches.rules import batch_problem
 from batches.services import correct_specification, record_check, release_batch
 from dosing import services
 from dosing.exceptions import AllocationError
 from tests.factories import (
+    FacilityFactory,
     HospitalFactory,
     PatientFactory,
     make_release_ready_batch,
@@ -220,3 +221,75 @@ def test_the_migration_keeps_the_hash_of_batches_decided_before_it(released):
     migration.keep_record_hashes(apps, None)
     released.refresh_from_db()
     assert released.record_hash == released.decision_signature().content_hash
+
+
+def test_stock_of_a_hospital_is_what_its_positions_hold(protocol):
+    """The calculator's stock query reads the column: the bags received at FJD, not those
+    still at the facility or received at another hospital."""
+    fjd, facility = HospitalFactory(code="FJD"), FacilityFactory()
+    released_batch_with_bags([60_000_000] * 2, facility=facility, hospital=fjd)
+    released_batch_with_bags([60_000_000] * 2, facility=facility, hospital=None)
+    released_batch_with_bags([60_000_000] * 2, facility=facility, hospital=HospitalFactory())
+    patient = PatientFactory(hospital=fjd)
+    stock = services.candidate_stock(patient, protocol, planned_for=timezone.now())
+    at_fjd = [
+        bag.code
+        for bag in Bag.objects.select_related("location")
+        if bag.location and bag.location.hospital_id == fjd.pk
+    ]
+    assert sorted(b.code for b in stock.bags) == sorted(at_fjd)
+    assert len(at_fjd) == 2
+
+
+def _corrected_after_release(batch, production_user):
+    """A check of the released batch corrected (still within its limit): its record no
+    longer matches the QP's signature."""
+    check = (
+        batch.checks.select_related("item")
+        .filter(item__kind=SpecificationItem.Kind.MINIMUM)
+        .exclude(item__category="viability")
+        .first()
+    )
+    record_check(
+        batch,
+        check.item,
+        actor=production_user,
+        tested_on=check.tested_on,
+        value=check.result_value + 1,
+        reason="transcription error in the result",
+        correcting=check,
+    )
+
+
+def test_a_refused_proposal_gives_way_to_the_next_usable_batch(
+    protocol,
+    patient,
+    pharmacist,
+    qp_user,
+    password,
+    production_user,
+    django_assert_max_num_queries,
+):
+    """The calculator judges the batch it proposes: the first to expire, corrected after
+    its release, is left out and the next usable one proposed — by the order page and the
+    allocation alike, the rest of the stock judged in one more query, not one per batch."""
+    hospital = HospitalFactory()
+    batches = []
+    for year in (2097, 2098, 2099):
+        batch = make_release_ready_batch(bags=2, expires_on=datetime.date(year, 1, 1))
+        release_batch(batch, actor=qp_user, password=password)
+        receive_at(list(batch.bags.all()), hospital)
+        batches.append(batch)
+    first, second, third = batches
+    _corrected_after_release(first, production_user)
+    _corrected_after_release(second, production_user)
+
+    with django_assert_max_num_queries(PLAN_QUERIES + 5):
+        plan = services.plan_dose(patient, weight_kg=WEIGHT_KG, protocol=protocol)
+    assert plan.batch_code == third.code
+
+    dose = services.order_dose(patient, actor=pharmacist)
+    with django_assert_max_num_queries(ALLOCATE_QUERIES + 9):
+        dose = services.allocate_dose(dose, actor=pharmacist)
+    assert dose.batch_id == third.pk
+    assert {link.bag.batch_id for link in dose.dose_bags.select_related("bag")} == {third.pk}
