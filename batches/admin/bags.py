@@ -15,7 +15,7 @@ from audit.admin import AuditHistoryMixin, ReadOnlyAdmin, ReadOnlyInline, Record
 from batches import services
 from batches.admin.bag_actions import move_bags_action, print_labels_action
 from batches.admin.base import ProductionAdmin, action_page
-from batches.admin.listing import QuickActionCheckbox
+from batches.admin.listing import QuickListing
 from batches.forms import CreateBagsForm
 from batches.models import Bag, BagEvent, StorageLocation
 from core.exceptions import DomainError
@@ -132,7 +132,7 @@ class BagEventInline(ReadOnlyInline):
 
 
 @admin.register(Bag)
-class BagAdmin(QuickActionCheckbox, ProductionAdmin):
+class BagAdmin(QuickListing, ProductionAdmin):
     """A bag's page: only its storage position changes here (a custody step); its status
     moves through the services (release, allocation, thaw, …), never by hand."""
 

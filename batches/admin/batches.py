@@ -34,7 +34,7 @@ from batches.admin.bags import BagInline, create_bags_action
 from batches.admin.base import ProductionAdmin, report_refusal
 from batches.admin.checks import CheckGridAdmin
 from batches.admin.imports import ResultsImportAdmin
-from batches.admin.listing import QuickActionCheckbox
+from batches.admin.listing import QuickListing, QuickRows
 from batches.admin.signing import DECISION_ACTIONS
 from batches.models import Bag, Batch, ReleaseCheck, ReleaseSpecification
 from batches.querysets import DECISION_MEANINGS
@@ -80,7 +80,7 @@ class ReleaseCheckRows(ReadOnlyInline):
 UNDECIDED = (Batch.Status.IN_PRODUCTION, Batch.Status.QUARANTINE)
 
 
-class BatchChangeList(ChangeList):
+class BatchChangeList(QuickRows, ChangeList):
     """The batch list: what its readiness column judges (`release_failures`) is read once
     for the page, and only for the rows it judges (in production or quarantine): a page of
     decided batches costs no query for it, and no per-row prefetch. Of the bags the column
@@ -106,7 +106,7 @@ class BatchChangeList(ChangeList):
 
 
 @admin.register(Batch)
-class BatchAdmin(QuickActionCheckbox, CheckGridAdmin, ResultsImportAdmin, ProductionAdmin):
+class BatchAdmin(QuickListing, CheckGridAdmin, ResultsImportAdmin, ProductionAdmin):
     # What production and the QP look for first (code, status) comes first; short
     # headers and the facility's FIN keep every column on a 1024 px screen.
     list_display = [
