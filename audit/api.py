@@ -9,10 +9,12 @@ from audit.filters import AuditEventFilterSet
 from audit.models import AuditEvent
 from audit.verify import verify_chain
 from audit.verify.reconcile import last_run
+from core.api.rows import ValueRows
+from core.api.serializers import ModelSerializer
 from core.api.viewsets import AuditorViewSet
 
 
-class AuditEventSerializer(serializers.ModelSerializer):
+class AuditEventSerializer(ModelSerializer):
     actor = serializers.CharField(
         source="actor_username",
         read_only=True,
@@ -101,6 +103,8 @@ class AuditEventViewSet(AuditorViewSet):
 
     queryset = AuditEvent.objects.all()
     serializer_class = AuditEventSerializer
+    # Pages and the CSV from tuples (core.api.rows): every column is a field of the event.
+    value_rows = ValueRows()
     filterset_class = AuditEventFilterSet
     lookup_field = "seq"
     lookup_value_regex = "[0-9]+"

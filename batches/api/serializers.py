@@ -20,6 +20,7 @@ from batches.models import (
     SpecificationItem,
 )
 from batches.querysets import attach_decision_signatures
+from core.api.serializers import ModelSerializer
 from sites.api import FacilitySerializer
 
 BATCH_CODE_HELP = "Batch code: the 13-character ISBT 128 DIN followed by its check character."
@@ -30,7 +31,7 @@ def described(**texts: str) -> dict:
     return {name: {"help_text": text} for name, text in texts.items()}
 
 
-class SerologyResultSerializer(serializers.ModelSerializer):
+class SerologyResultSerializer(ModelSerializer):
     class Meta:
         model = SerologyResult
         fields = list(SerologyResult.RECORD_FIELDS)
@@ -41,7 +42,7 @@ class SerologyResultSerializer(serializers.ModelSerializer):
         )
 
 
-class ProcurementSerializer(serializers.ModelSerializer):
+class ProcurementSerializer(ModelSerializer):
     class Meta:
         model = Procurement
         fields = list(Procurement.RECORD_FIELDS)
@@ -52,7 +53,7 @@ class ProcurementSerializer(serializers.ModelSerializer):
         )
 
 
-class DonorSerializer(serializers.ModelSerializer):
+class DonorSerializer(ModelSerializer):
     serology = SerologyResultSerializer(
         many=True, read_only=True, help_text="Dated donor screening results."
     )
@@ -78,10 +79,10 @@ class DonorSerializer(serializers.ModelSerializer):
         )
 
 
-class SpecificationItemSerializer(serializers.ModelSerializer):
-    specification = serializers.CharField(
-        source="specification.__str__",
-        read_only=True,
+class SpecificationItemSerializer(ModelSerializer):
+    # str() of the specification (never null), without DRF inspecting the signature of
+    # a bound `__str__` for every item shown (`source="specification.__str__"` did).
+    specification = serializers.StringRelatedField(
         help_text="Specification code and version, e.g. 'AT-MSC-REL v2'.",
     )
     criterion = serializers.CharField(
@@ -102,7 +103,7 @@ class SpecificationItemSerializer(serializers.ModelSerializer):
         )
 
 
-class BatchCheckSerializer(serializers.ModelSerializer):
+class BatchCheckSerializer(ModelSerializer):
     """A release check as shown inside its batch."""
 
     item = SpecificationItemSerializer(read_only=True, help_text="The specification item.")
@@ -135,7 +136,7 @@ class ReleaseCheckSerializer(BatchCheckSerializer):
         fields = ["id", "batch", *BatchCheckSerializer.Meta.fields[1:]]
 
 
-class SignatureSerializer(serializers.ModelSerializer):
+class SignatureSerializer(ModelSerializer):
     signer = serializers.CharField(
         source="signer.username", read_only=True, help_text="Username of the signer."
     )
@@ -188,14 +189,12 @@ def attach_release_signatures(batches) -> None:
         batch._release_signature = batch.decision_signature()
 
 
-class BatchSerializer(serializers.ModelSerializer):
+class BatchSerializer(ModelSerializer):
     code = serializers.CharField(read_only=True, help_text=BATCH_CODE_HELP)
     donor = serializers.CharField(source="donor.code", read_only=True, help_text="Donor code.")
     facility = FacilitySerializer(read_only=True, help_text="Facility that made the batch.")
     procurement = ProcurementSerializer(read_only=True, help_text="Source tissue procurement.")
-    specification = serializers.CharField(
-        source="specification.__str__",
-        read_only=True,
+    specification = serializers.StringRelatedField(
         help_text="Release specification (code and version) the batch is judged against.",
     )
     checks = BatchCheckSerializer(
@@ -252,7 +251,7 @@ class BatchSerializer(serializers.ModelSerializer):
         return SignatureSerializer(signature, context=context).data
 
 
-class BagSerializer(serializers.ModelSerializer):
+class BagSerializer(ModelSerializer):
     batch = serializers.CharField(source="batch.code", read_only=True, help_text=BATCH_CODE_HELP)
     batch_status = serializers.CharField(
         source="batch.status", read_only=True, help_text="Status of the bag's batch."
@@ -292,7 +291,7 @@ class BagSerializer(serializers.ModelSerializer):
         )
 
 
-class BagEventSerializer(serializers.ModelSerializer):
+class BagEventSerializer(ModelSerializer):
     actor = serializers.CharField(
         source="actor.username",
         read_only=True,
