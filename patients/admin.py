@@ -14,6 +14,7 @@ from patients.models import (
     Patient,
     WeightMeasurement,
 )
+from sites.admin import OwnSitesListFilter
 
 
 class ReadOnlyAuditedAdmin(IsoDateFields, AuditHistoryMixin, admin.ModelAdmin):
@@ -41,7 +42,7 @@ class WeightInline(IsoDateFields, admin.TabularInline):
 @admin.register(Patient)
 class PatientAdmin(ReadOnlyAuditedAdmin):
     list_display = ("code", "hospital", "sex", "age_years", "birth_date", "created_at")
-    list_filter = ("hospital", "sex")
+    list_filter = (("hospital", OwnSitesListFilter), "sex")
     search_fields = ("code",)
     inlines = [WeightInline]
 

@@ -7,6 +7,23 @@ from audit.admin import AuditedAdmin, RecordServices
 from audit.models import AuditEvent
 from sites import services
 from sites.models import FACILITY_FORMER_OBJECT_TYPES, Facility, Hospital, Membership
+from sites.scope import site_scope
+
+
+class OwnSitesListFilter(admin.RelatedFieldListFilter):
+    """A filter by facility or hospital that offers only the user's own sites (their
+    `site_scope`; every site for the whole network): a changelist scoped to the user's
+    records never names another site in its filters. No query beyond the sites'."""
+
+    def field_choices(self, field, request, model_admin):
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        scope = site_scope(request.user)
+        if scope.network_wide:
+            return field.get_choices(include_blank=False, ordering=ordering)
+        own = scope.facility_ids if field.related_model is Facility else scope.hospital_ids
+        return field.get_choices(
+            include_blank=False, ordering=ordering, limit_choices_to={"pk__in": sorted(own)}
+        )
 
 
 def facility_history(facility):

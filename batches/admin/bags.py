@@ -20,12 +20,13 @@ from batches.forms import CreateBagsForm
 from batches.models import Bag, BagEvent, StorageLocation
 from core.exceptions import DomainError
 from core.formatting import millions
+from sites.admin import OwnSitesListFilter
 
 
 @admin.register(StorageLocation)
 class StorageLocationAdmin(ProductionAdmin):
     list_display = ["__str__", "site", "tank", "rack", "box", "position", "occupied_by"]
-    list_filter = ["facility", "hospital", "tank"]
+    list_filter = [("facility", OwnSitesListFilter), ("hospital", OwnSitesListFilter), "tank"]
     search_fields = ["tank", "rack", "box", "position", "bags__code"]
     record_fields = services.LOCATION_SITE_FIELDS + services.LOCATION_FIELDS
 
@@ -137,7 +138,7 @@ class BagAdmin(QuickListing, ProductionAdmin):
     moves through the services (release, allocation, thaw, …), never by hand."""
 
     list_display = ["code", "batch", "status", "nominal_cells", "volume_ml", "location"]
-    list_filter = ["status", "batch__facility"]
+    list_filter = ["status", ("batch__facility", OwnSitesListFilter)]
     search_fields = ["code", "batch__din"]
     list_select_related = ["batch", "location"]
     # Newest first by the primary key's index: the model's order (by batch, whose own

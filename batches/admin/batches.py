@@ -41,6 +41,7 @@ from batches.querysets import DECISION_MEANINGS
 from batches.rules import expires_soon, identity_refusal, release_failures
 from core.exceptions import DomainError
 from core.formatting import fmt_time, local_times_note
+from sites.admin import OwnSitesListFilter
 
 
 def record_check_row(request, batch, check, reason):
@@ -119,7 +120,7 @@ class BatchAdmin(QuickListing, CheckGridAdmin, ResultsImportAdmin, ProductionAdm
         "bag_count",
         "readiness",
     ]
-    list_filter = ["status", "facility"]
+    list_filter = ["status", ("facility", OwnSitesListFilter)]
     search_fields = ["din", "donor__code"]
     list_select_related = ["donor", "facility"]
     readonly_fields = [
