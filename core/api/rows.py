@@ -16,12 +16,15 @@ column that is neither (a nested list, a method field) cannot be declared.
 
 from __future__ import annotations
 
+import datetime
+import decimal
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.utils import timezone
-from rest_framework import serializers
+from rest_framework import ISO_8601, serializers
+from rest_framework.settings import api_settings
 
 
 @dataclass(frozen=True)
@@ -127,27 +130,126 @@ class ValueRows:
         return _Plan(serializer, nodes, lookups)
 
 
-def _fast_representation(field) -> tuple[Callable, bool]:
-    """The field's `to_representation`, or an equivalent without its overhead, and
-    whether it answers text (a CSV cell that may need neutralising)."""
+# Decimals a column shows, kept per field: a column of volumes repeats a few hundred values.
+DECIMAL_MEMO_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class Reader:
+    """How a plan reads one leaf: `read(row)` is its representation (None for null).
+
+    When no nested object that may be null is involved, `indexes` are the values of the
+    row it reads and `compute` (None: the one value itself) makes its value from them:
+    then `read(row)` is None for a None value and `represent(value)` otherwise, so an
+    export may read a chunk of rows a column at a time. `kind` says what `represent`
+    answers for a value of `plain` type: "same" the value itself (str of a str, int of
+    an int), "iso" ISO 8601 text (which starts with a digit), "number" a number or its
+    text for a finite value, "choice" `choices[value]`, "value" anything.
+    """
+
+    read: Callable
+    text: bool
+    represent: Callable
+    kind: str = "value"
+    plain: type | None = None
+    choices: dict | None = None
+    indexes: tuple[int, ...] | None = None
+    compute: Callable | None = None
+
+
+def _fast_representation(field) -> Reader:
+    """The field's `to_representation`, or an equivalent without its overhead, whether it
+    answers text (a CSV cell that may need neutralising) and what it answers (`Reader`);
+    `read` and where it reads are left for `_reader`. Every shortcut answers exactly what DRF's
+    own method does, for every value: an odd one (a naive or string date-time, a zero, a
+    float) goes to the field's method."""
     kind = type(field)
     if kind in (serializers.CharField, serializers.StringRelatedField):
-        return str, True  # CharField.to_representation is str()
+        # CharField.to_representation is str()
+        return Reader(_unread, True, str, "same", str)
     if kind is serializers.ChoiceField:
         choices = field.choice_strings_to_values
         text = all(isinstance(value, str) for value in choices.values())
-        return (lambda value: choices.get(str(value), value)), text
-    if kind is serializers.IntegerField:
-        return int, False
+
+        def represent(value):
+            return choices.get(str(value), value)
+
+        return Reader(_unread, text, represent, "choice", str, dict(choices))
+    if kind is serializers.IntegerField or (
+        kind is serializers.BigIntegerField
+        and not getattr(field, "coerce_to_string", api_settings.COERCE_BIGINT_TO_STRING)
+    ):
+        return Reader(_unread, False, int, "same", int)
+    if kind is serializers.DateTimeField:
+        return Reader(_unread, False, *_datetime_representation(field))
+    if kind is serializers.DecimalField:
+        return Reader(_unread, False, *_decimal_representation(field))
     if isinstance(field, serializers.DateTimeField) and not hasattr(field, "timezone"):
         # The request's zone, read once rather than once per row.
         field.timezone = field.default_timezone()
-    return field.to_representation, False
+    return Reader(_unread, False, field.to_representation)
 
 
-def _reader(leaf: _Leaf, guards: tuple[int, ...]) -> tuple[Callable, bool]:
-    """`read(row)`: the leaf's representation (None under a null nested object)."""
-    represent, text = _fast_representation(leaf.field)
+def _datetime_representation(field) -> tuple[Callable, str, type | None]:
+    """DRF's `DateTimeField.to_representation` in the field's zone, read once: for an
+    aware datetime in ISO 8601 format, `astimezone(zone).isoformat()` with "Z" for UTC,
+    as `enforce_timezone` and DRF's ISO branch do."""
+    if not hasattr(field, "timezone"):
+        # The request's zone, read once rather than once per row.
+        field.timezone = field.default_timezone()
+    output_format = getattr(field, "format", api_settings.DATETIME_FORMAT)
+    zone = field.timezone
+    if output_format is None or output_format.lower() != ISO_8601 or zone is None:
+        return field.to_representation, "value", None
+    slow = field.to_representation
+
+    def represent(value):
+        # The database's loader answers UTC; any other zone (or none: a naive value,
+        # made aware and checked by DRF) takes DRF's own path.
+        if type(value) is not datetime.datetime or value.tzinfo is not datetime.UTC:
+            return slow(value)
+        try:
+            text = value.astimezone(zone).isoformat()
+        except OverflowError:
+            return slow(value)  # DRF's "Datetime value out of range."
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+    return represent, "iso", datetime.datetime
+
+
+def _decimal_representation(field) -> tuple[Callable, str, type | None]:
+    """DRF's `DecimalField.to_representation`, kept per value when that is exact: with a
+    fixed number of places, equal Decimals quantize alike, except that 0 and -0 are equal
+    and show apart ("0.0", "-0.0"), so zeros are not kept. A localized field reads the
+    active language: never kept. For a finite Decimal DRF answers the quantized Decimal
+    or its `f` format: a number."""
+    slow = field.to_representation
+    if field.decimal_places is None or field.localize:
+        return slow, "value", None
+    shown: dict[decimal.Decimal, object] = {}
+
+    def represent(value):
+        if type(value) is not decimal.Decimal or not value:
+            return slow(value)
+        text = shown.get(value)
+        if text is None:
+            text = slow(value)
+            if len(shown) < DECIMAL_MEMO_SIZE:
+                shown[value] = text
+        return text
+
+    return represent, "number", decimal.Decimal
+
+
+def _unread(row):
+    raise NotImplementedError  # replaced by `_reader`
+
+
+def _reader(leaf: _Leaf, guards: tuple[int, ...]) -> Reader:
+    """The leaf's `Reader`: `read(row)` its representation (None under a null nested
+    object)."""
+    fast = _fast_representation(leaf.field)
+    represent = fast.represent
     if leaf.compute is None and not guards:
         # Most columns: one value of the row, no nested object that may be null.
         only = leaf.indexes[0]
@@ -156,7 +258,7 @@ def _reader(leaf: _Leaf, guards: tuple[int, ...]) -> tuple[Callable, bool]:
             value = row[only]
             return None if value is None else represent(value)
 
-        return read_one, text
+        return replace(fast, read=read_one, indexes=(only,))
     if leaf.compute is None:
         index = leaf.indexes[0]
 
@@ -176,7 +278,9 @@ def _reader(leaf: _Leaf, guards: tuple[int, ...]) -> tuple[Callable, bool]:
         value = get(row)
         return None if value is None else represent(value)
 
-    return read, text
+    if guards:
+        return replace(fast, read=read)
+    return replace(fast, read=read, indexes=leaf.indexes, compute=leaf.compute)
 
 
 class _Plan:
@@ -184,7 +288,7 @@ class _Plan:
         self.serializer = serializer
         self.nodes = nodes
         self.lookups = lookups
-        self.readers: list[tuple[Callable, bool]] = []  # every leaf, in CSV column order
+        self.readers: list[Reader] = []  # every leaf, in CSV column order
         self.tree = self._compile(nodes, ())
 
     def _compile(self, nodes, guards) -> tuple:
@@ -193,7 +297,7 @@ class _Plan:
             if isinstance(node, _Leaf):
                 reader = _reader(node, guards)
                 self.readers.append(reader)
-                tree.append((node.name, reader[0], None))
+                tree.append((node.name, reader.read, None))
             else:
                 inner = (*guards, node.present)
                 tree.append((node.name, node.present, self._compile(node.children, inner)))
