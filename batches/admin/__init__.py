@@ -13,6 +13,7 @@ from batches.admin import (  # noqa: F401
     bags,
     batches,
     donors,
+    release_checks,
     shipments,
     signing,
     specifications,

@@ -26,7 +26,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from audit.admin import ReadOnlyInline, RecordServices, needs_reason
+from audit.admin import RecordServices, needs_reason
 from audit.models import Signature
 from audit.signatures import signature_matches
 from batches import services
@@ -35,6 +35,7 @@ from batches.admin.base import ProductionAdmin, report_refusal
 from batches.admin.checks import CheckGridAdmin
 from batches.admin.imports import ResultsImportAdmin
 from batches.admin.listing import QuickListing, QuickRows
+from batches.admin.release_checks import ReleaseCheckRows
 from batches.admin.signing import DECISION_ACTIONS
 from batches.models import Bag, Batch, ReleaseCheck, ReleaseSpecification
 from batches.querysets import DECISION_MEANINGS
@@ -42,41 +43,6 @@ from batches.rules import expires_soon, identity_refusal, release_failures
 from core.exceptions import DomainError
 from core.formatting import fmt_time, local_times_note
 from sites.admin import OwnSitesListFilter
-
-
-def record_check_row(request, batch, check, reason):
-    """A release check's row or page, recorded through `services.record_check` (which
-    computes pass/fail, refuses moving a stored result to another item or batch, and
-    puts a released batch that now fails on hold)."""
-    return services.record_check(
-        batch,
-        check.item,
-        actor=request.user,
-        tested_on=check.tested_on,
-        value=check.result_value,
-        text=check.result_text,
-        reason=reason,
-        correcting=check if check.pk else None,
-    )
-
-
-def delete_check_row(request, check, reason):
-    services.delete_check(check, actor=request.user, reason=reason)
-
-
-class ReleaseCheckRows(ReadOnlyInline):
-    """The checks, read-only, for a user who may read them but not record them (the QP,
-    an auditor): whoever records them has them once, on the grid
-    (`batches.admin.checks`); their history is on the audit trail."""
-
-    model = ReleaseCheck
-    fields = ["item", "result_value", "result_text", "tested_on", "passed"]
-    readonly_fields = fields
-    verbose_name_plural = "release checks"
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("item", "batch")
-
 
 UNDECIDED = (Batch.Status.IN_PRODUCTION, Batch.Status.QUARANTINE)
 
@@ -381,21 +347,3 @@ class BatchAdmin(QuickListing, CheckGridAdmin, ResultsImportAdmin, ProductionAdm
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/batches/batch/submit_confirm.html", context)
-
-
-@admin.register(ReleaseCheck)
-class ReleaseCheckAdmin(ProductionAdmin):
-    list_display = ["batch", "item", "result_value", "result_text", "passed", "tested_on"]
-    list_filter = ["passed", "item__category"]
-    search_fields = ["batch__din", "item__parameter"]
-    list_select_related = ["batch", "item", "item__specification"]
-    readonly_fields = ["passed", "recorded_at"]
-
-    def create_record(self, request, obj, form, reason):
-        return record_check_row(request, obj.batch, obj, reason)
-
-    # The form's batch and item are the ones asked for: the service refuses a move.
-    change_record = create_record
-
-    def delete_record(self, request, obj, reason):
-        delete_check_row(request, obj, reason)
