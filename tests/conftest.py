@@ -218,6 +218,18 @@ def second_hospital(db):
 
 
 @pytest.fixture
+def fjd(second_hospital):
+    """The second hospital by its code, as the shipment tests name it."""
+    return second_hospital
+
+
+@pytest.fixture
+def facility(db):
+    """The factories' default GMP facility (E0001), where production and the QP work."""
+    return _default_facility()
+
+
+@pytest.fixture
 def second_facility(db):
     """A second GMP facility (E0002), for scoping tests."""
     from tests.factories import FacilityFactory

@@ -19,7 +19,6 @@ from batches import services
 from batches.models import Bag, Shipment, StorageLocation
 from tests.factories import (
     BagFactory,
-    FacilityFactory,
     HospitalFactory,
     StorageLocationFactory,
     member_of,
@@ -44,16 +43,6 @@ def held(bag) -> int | None:
 def position_hospital(bag) -> int | None:
     bag = Bag._base_manager.select_related("location").get(pk=bag.pk)
     return bag.location.hospital_id if bag.location_id else None
-
-
-@pytest.fixture
-def facility(db):
-    return FacilityFactory(fin="E0001")
-
-
-@pytest.fixture
-def fjd(db):
-    return HospitalFactory(code="FJD", name="Fundación Jiménez Díaz")
 
 
 def test_bag_held_at_hospital_through_every_custody_step(

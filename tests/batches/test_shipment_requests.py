@@ -12,16 +12,6 @@ from tests.factories import FacilityFactory, HospitalFactory, member_of, release
 
 
 @pytest.fixture
-def facility(db):
-    return FacilityFactory(fin="E0001")
-
-
-@pytest.fixture
-def fjd(db):
-    return HospitalFactory(code="FJD", name="Fundación Jiménez Díaz")
-
-
-@pytest.fixture
 def prod(production_user, facility):
     return member_of(production_user, facility=facility)
 

@@ -22,16 +22,6 @@ S = Bag.Status
 
 
 @pytest.fixture
-def facility(db):
-    return FacilityFactory(fin="E0001")
-
-
-@pytest.fixture
-def fjd(db):
-    return HospitalFactory(code="FJD", name="Fundación Jiménez Díaz")
-
-
-@pytest.fixture
 def stock(facility):
     """A released batch of three bags stored at the facility (not yet shipped)."""
     return released_batch_with_bags([60_000_000] * 3, facility=facility, hospital=None)

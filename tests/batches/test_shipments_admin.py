@@ -13,19 +13,9 @@ from batches import services
 from batches.admin.signing import DECISION_ACTIONS, DECISIONS
 from batches.models import Bag, Shipment
 from tests.conftest import totp_code
-from tests.factories import FacilityFactory, HospitalFactory, member_of, released_batch_with_bags
+from tests.factories import member_of, released_batch_with_bags
 
 CHANGELIST = "admin:batches_shipment_changelist"
-
-
-@pytest.fixture
-def facility(db):
-    return FacilityFactory(fin="E0001")
-
-
-@pytest.fixture
-def fjd(db):
-    return HospitalFactory(code="FJD", name="Fundación Jiménez Díaz")
 
 
 @pytest.fixture

@@ -156,6 +156,26 @@ def kept_verdict(batch):
     return batch_problem(fresh, timezone.localdate(), kept_hash=True)
 
 
+def _corrected_after_release(batch, production_user):
+    """A check of the released batch corrected (still within its limit): its record no
+    longer matches the QP's signature."""
+    check = (
+        batch.checks.select_related("item")
+        .filter(item__kind=SpecificationItem.Kind.MINIMUM)
+        .exclude(item__category="viability")
+        .first()
+    )
+    record_check(
+        batch,
+        check.item,
+        actor=production_user,
+        tested_on=check.tested_on,
+        value=check.result_value + 1,  # still within its limit: only the record changed
+        reason="transcription error in the result",
+        correcting=check,
+    )
+
+
 def test_the_release_keeps_the_hash_of_the_record_the_qp_signed(released):
     signature = released.decision_signature()
     assert released.record_hash == signature.content_hash
@@ -169,21 +189,7 @@ def test_a_check_corrected_after_release_blocks_the_batch_in_the_calculator(
     plan = services.plan_dose(patient, weight_kg=WEIGHT_KG, protocol=protocol)
     assert plan.batch_code == released.code
     signed = released.decision_signature().content_hash
-    check = (
-        released.checks.select_related("item")
-        .filter(item__kind=SpecificationItem.Kind.MINIMUM)
-        .exclude(item__category="viability")
-        .first()
-    )
-    record_check(
-        released,
-        check.item,
-        actor=production_user,
-        tested_on=check.tested_on,
-        value=check.result_value + 1,  # still within its limit: only the record changed
-        reason="transcription error in the result",
-        correcting=check,
-    )
+    _corrected_after_release(released, production_user)
     released.refresh_from_db()
     # The kept hash follows the record, and no longer is what the QP signed.
     assert released.record_hash == content_hash(released.signature_content())
@@ -239,26 +245,6 @@ def test_stock_of_a_hospital_is_what_its_positions_hold(protocol):
     ]
     assert sorted(b.code for b in stock.bags) == sorted(at_fjd)
     assert len(at_fjd) == 2
-
-
-def _corrected_after_release(batch, production_user):
-    """A check of the released batch corrected (still within its limit): its record no
-    longer matches the QP's signature."""
-    check = (
-        batch.checks.select_related("item")
-        .filter(item__kind=SpecificationItem.Kind.MINIMUM)
-        .exclude(item__category="viability")
-        .first()
-    )
-    record_check(
-        batch,
-        check.item,
-        actor=production_user,
-        tested_on=check.tested_on,
-        value=check.result_value + 1,
-        reason="transcription error in the result",
-        correcting=check,
-    )
 
 
 def test_a_refused_proposal_gives_way_to_the_next_usable_batch(

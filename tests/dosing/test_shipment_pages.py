@@ -11,22 +11,11 @@ from batches import services
 from batches.models import Bag, Shipment, ShipmentRequest
 from sites.services import remove_membership
 from tests.factories import (
-    FacilityFactory,
     HospitalFactory,
     PatientFactory,
     member_of,
     released_batch_with_bags,
 )
-
-
-@pytest.fixture
-def facility(db):
-    return FacilityFactory(fin="E0001")
-
-
-@pytest.fixture
-def fjd(db):
-    return HospitalFactory(code="FJD", name="Fundación Jiménez Díaz")
 
 
 @pytest.fixture
