@@ -224,21 +224,15 @@ def _column_cells(reader) -> Callable[[list], list]:
             else cell(represent(value))
             for value in values(chunk)
         ]
-    if reader.kind == "iso":
+    if reader.kind in ("iso", "number"):
+        # Shown as represented, never neutralised: an ISO date-time starts with a digit,
+        # a finite decimal is a number (NaN and infinities take the call).
+        finite_only = reader.kind == "number"
         return lambda chunk: [
             ""
             if value is None
             else represent(value)
-            if type(value) is plain
-            else cell(represent(value))
-            for value in values(chunk)
-        ]
-    if reader.kind == "number":
-        return lambda chunk: [
-            ""
-            if value is None
-            else represent(value)
-            if type(value) is plain and value.is_finite()
+            if type(value) is plain and (not finite_only or value.is_finite())
             else cell(represent(value))
             for value in values(chunk)
         ]
