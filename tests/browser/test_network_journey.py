@@ -60,7 +60,9 @@ def receive(page, code, *, logger_result, box):
     """The pharmacy's receipt page, from its shipments list; the time is left as given."""
     page.locator("header nav").get_by_role("link", name="Shipments").click()
     expect(page.get_by_role("heading", name="Shipments", exact=True)).to_be_visible()
-    page.get_by_role("row", name=re.compile(code)).get_by_role("link", name="Receive").click()
+    page.get_by_role("row", name=re.compile(re.escape(code))).get_by_role(
+        "link", name="Receive"
+    ).click()
     expect(page.get_by_role("heading", name=f"Receive shipment {code}")).to_be_visible()
     page.get_by_label(logger_result, exact=True).check()
     page.get_by_label("Tank").fill("PH-1")

@@ -180,9 +180,9 @@ def test_a_production_day_grid_import_and_a_warned_submission(
     ).to_have_text("Ready for QP")
     run_action(page, [first.code, second.code], "Submit for release (to quarantine)")
     expect(page.locator("#submit-warning")).to_be_visible()
-    failing = page.get_by_role("row", name=re.compile(first.code))
+    failing = page.get_by_role("row", name=re.compile(re.escape(first.code)))
     expect(failing).to_contain_text("CD105")
-    expect(page.get_by_role("row", name=re.compile(second.code))).to_contain_text(
+    expect(page.get_by_role("row", name=re.compile(re.escape(second.code)))).to_contain_text(
         "Ready for release"
     )
     shot(page, "prodday-04-submit-warning")
