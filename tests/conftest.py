@@ -19,6 +19,15 @@ _db_ready = threading.Event()
 _plain_login = Client._login
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """Passwords hashed at one PBKDF2 iteration for the whole run (tests/hashers.py)."""
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["tests.hashers.OneIterationPBKDF2PasswordHasher"]):
+        yield
+
+
 def totp_device(user):
     """The user's confirmed TOTP device, made with TEST_TOTP_KEY when it has none."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
