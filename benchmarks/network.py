@@ -262,7 +262,10 @@ def _sign(template: Template, batches: list) -> None:
     signatures, contents = [], []
     for batch, template_pk, delta in batches:
         fresh = by_pk[batch.pk]
-        content = fresh.signature_content()
+        content = fresh.signature_content(
+            checks=fresh.checks.all(),
+            bags=[(b.code, b.nominal_cells, b.volume_ml) for b in fresh.bags.all()],
+        )
         for sig in template.signatures[template_pk]:
             digest = content_hash(content)
             signatures.append(

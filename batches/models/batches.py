@@ -190,9 +190,19 @@ class Batch(AuditedModel):
     def is_locked(self) -> bool:
         return self.status in self.LOCKED_STATUSES
 
-    def signature_content(self) -> dict:
+    def signature_content(self, checks=None, bags=None) -> dict:
         """The batch record a QP signs: GMP fields, every check and result, the donor
-        code and the bags made. Status is not part of it: the signature's meaning is."""
+        code and the bags made. Status is not part of it: the signature's meaning is.
+
+        `checks` (release checks with their items) and `bags` (`(code, nominal_cells,
+        volume_ml)` tuples): the batch's own, when the caller loaded them in this same
+        request or transaction (the API's batch page prefetches the checks); otherwise
+        they are read afresh, as a signing must."""
+        if checks is None:
+            checks = self.checks.select_related("item")
+        if bags is None:
+            # Tuples: a batch of 50 bags builds no Bag (nor its audit snapshot).
+            bags = self.bags.values_list("code", "nominal_cells", "volume_ml")
 
         def fmt(value):
             if value is None:
@@ -229,18 +239,15 @@ class Batch(AuditedModel):
                         "tested_on": fmt(c.tested_on),
                         "passed": evaluate_check(c.item, c.result_value, c.result_text),
                     }
-                    for c in self.checks.select_related("item")
+                    for c in checks
                 ),
                 key=lambda c: c["parameter"],
             ),
+            # Sorted here, not by the database, whose collation may order codes otherwise.
             "bags": sorted(
                 (
-                    {
-                        "code": b.code,
-                        "nominal_cells": b.nominal_cells,
-                        "volume_ml": fmt(b.volume_ml),
-                    }
-                    for b in self.bags.all()
+                    {"code": code, "nominal_cells": cells, "volume_ml": fmt(volume_ml)}
+                    for code, cells, volume_ml in bags
                 ),
                 key=lambda b: b["code"],
             ),

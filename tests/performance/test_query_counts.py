@@ -73,7 +73,7 @@ ROUTES = [
     ("api shipments", "auditor", "/api/v1/shipments/", 10),
     ("api adverse events", "auditor", "/api/v1/adverse-events/", 8),
     ("trace of a donor", "auditor", "/api/v1/trace/donors/{donor}/", 8),
-    ("trace of a batch", "auditor", "/api/v1/batches/{batch}/", 12),
+    ("trace of a batch", "auditor", "/api/v1/batches/{batch}/", 6),
     ("trace of a bag", "auditor", "/api/v1/trace/bags/{bag}/", 8),
     ("trace of a patient", "auditor", "/api/v1/trace/patients/{patient}/", 7),
 ]
