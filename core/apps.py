@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 
 
@@ -20,10 +21,14 @@ class CoreConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
 
         from core.access import register_invalidation
+        from core.db_loaders import use_c_timestamp_loader
         from core.sessions import start_session
 
         register_invalidation()
         user_logged_in.connect(start_session, dispatch_uid="celltrack.start_session")
         post_migrate.connect(
             create_cache_table, sender=self, dispatch_uid="celltrack.create_cache_table"
+        )
+        connection_created.connect(
+            use_c_timestamp_loader, dispatch_uid="celltrack.use_c_timestamp_loader"
         )
