@@ -47,6 +47,10 @@ def _configure(args) -> tuple[str, callable]:
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     # The in-process client and the benchmark's gunicorn (which inherits this environment).
     os.environ["ALLOWED_HOSTS"] = "127.0.0.1,localhost,testserver"
+    if getattr(args, "redis", None):
+        os.environ["REDIS_URL"] = args.redis
+    else:
+        os.environ.pop("REDIS_URL", None)  # the database cache, unless asked
     if args.reuse:
         os.environ["DATABASE_URL"] = args.reuse
         return f"PostgreSQL ({args.reuse.rsplit('/', 1)[-1]}, reused, kept)", lambda: None

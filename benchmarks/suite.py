@@ -43,6 +43,8 @@ def _small_counts(args) -> dict:
             command += ["--only", ",".join(args.only)]
         if args.postgres:
             command += ["--postgres", args.postgres]
+        if args.redis:  # the same store: with the database cache, one more query each
+            command += ["--redis", args.redis]
         subprocess.run(command, check=True, cwd=Path(__file__).resolve().parent.parent)
         return json.loads(out.read_text())
 
@@ -63,7 +65,17 @@ def run_network(args, where: str) -> int:
     # One JSON line per request would drown the report (and cost time in every read).
     logging.getLogger("celltrack.request").setLevel(logging.WARNING)
     results = Results(args.scale, f"{connection.vendor} ({where})")
-    print(f"database: {where}; scale {args.scale}; load {results.data['load_average']}")
+    results.note("shared_store", "redis" if args.redis else "database cache")
+    if args.redis:
+        from core.access import access_changed
+
+        # A Redis kept from an earlier run (of another database) holds entries of other
+        # users under the same ids: a new version outdates them all.
+        access_changed()
+    print(
+        f"database: {where}; scale {args.scale}; shared store: "
+        f"{results.data['shared_store']}; load {results.data['load_average']}"
+    )
     if args.reuse:
         built = {"reused": True, **network_counts()}
     else:
@@ -213,6 +225,13 @@ def add_arguments(parser) -> None:
         help="comma-separated: only these reads or operations (e.g. donor_trace,healthz; "
         "operations: dose_calculation, allocation, order_and_allocation, csv_bags, "
         "verify_audit, reconciliation, audited_writes, http)",
+    )
+    parser.add_argument(
+        "--redis",
+        metavar="REDIS_URL",
+        help="keep the shared store (throttles, the access cache) in Redis at this URL, as "
+        "a deployment of several servers does (REDIS_URL); default: the database cache. "
+        "Every cached access entry is outdated at the start",
     )
     parser.add_argument("--queries-only", action="store_true", help=argparse_hidden())
     parser.add_argument("--counts-out", help=argparse_hidden())
