@@ -19,6 +19,13 @@ class ReadModelPermissions(DjangoModelPermissions):
         "OPTIONS": ["%(app_label)s.view_%(model_name)s"],
     }
 
+    def _queryset(self, view):
+        """Only the model is read of it: the view's own `queryset` when it has one, not
+        `get_queryset()`, which scopes it to the reader's sites (`for_user`) — built again
+        for the page a moment later."""
+        queryset = getattr(view, "queryset", None)
+        return queryset if queryset is not None else super()._queryset(view)
+
 
 class HasViewPermissions(BasePermission):
     """For views that read several models at once (the traces): every listed permission.
