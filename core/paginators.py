@@ -24,15 +24,18 @@ from django.utils.functional import cached_property
 EXACT_UP_TO = 10_000
 
 
-def table_estimate(queryset: QuerySet) -> int:
-    """PostgreSQL's estimate of the rows of the queryset's table (-1 if never analysed)."""
-    with connections[queryset.db].cursor() as cursor:
+def _count_and_table_estimate(capped: QuerySet) -> tuple[int, int]:
+    """`capped.count()` and PostgreSQL's estimate of the rows of its table
+    (`pg_class.reltuples`; -1 if never analysed), in one statement."""
+    sql, params = capped.query.sql_with_params()
+    with connections[capped.db].cursor() as cursor:
         cursor.execute(
-            "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)",
-            [queryset.model._meta.db_table],
+            f"SELECT (SELECT COUNT(*) FROM ({sql}) AS capped), "  # noqa: S608 (Django's SQL, its params bound)
+            "(SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s))",
+            [*params, capped.model._meta.db_table],
         )
-        row = cursor.fetchone()
-    return int(row[0]) if row and row[0] is not None else -1
+        counted, estimate = cursor.fetchone()
+    return int(counted), (int(estimate) if estimate is not None else -1)
 
 
 def query_estimate(queryset: QuerySet) -> int:
@@ -52,12 +55,18 @@ class LargeTablePaginator(Paginator):
             return super().count
         # Only the keys: an annotation of the list's page (a subquery per row) is not
         # computed for every row counted.
-        counted = queryset.order_by().values("pk")[: self.exact_up_to + 1].count()
+        capped = queryset.order_by().values("pk")[: self.exact_up_to + 1]
+        query = queryset.query
+        if not query.where and not query.distinct:
+            # The count and the table's estimate in one statement: one query whatever
+            # the table's size (the estimate is used only past `exact_up_to`).
+            counted, estimate = _count_and_table_estimate(capped)
+        else:
+            counted, estimate = capped.count(), None
         if counted <= self.exact_up_to:
             return counted
-        query = queryset.query
-        unfiltered = not query.where and not query.distinct
-        estimate = table_estimate(queryset) if unfiltered else query_estimate(queryset)
+        if estimate is None:
+            estimate = query_estimate(queryset)
         return max(counted, estimate)
 
 
