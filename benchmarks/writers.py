@@ -8,6 +8,7 @@ writers, then the whole chain is verified: concurrent writers must never fork it
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 
@@ -23,6 +24,9 @@ def writer_metrics(*, seconds: float = 3.0) -> list:
     from sites.models import Facility
 
     facility = Facility.objects.order_by("pk").first()
+    # A tank of this run's own: a network kept and timed again (`--reuse`) still holds
+    # the positions an earlier run wrote.
+    run = secrets.token_hex(3)
     metrics = []
     for writers in WRITERS:
         done = [0] * writers
@@ -36,7 +40,7 @@ def writer_metrics(*, seconds: float = 3.0) -> list:
                         with transaction.atomic():
                             StorageLocation(
                                 facility=facility,
-                                tank=f"BENCH-W{writers}",
+                                tank=f"BENCH-{run}-W{writers}",
                                 rack=str(n),
                                 box=str(done[n] // 1000),
                                 position=str(done[n] % 1000),
