@@ -9,8 +9,10 @@ not a list of their ids, so the SQL stays the same size at any cohort.
 
 Times are read as text and parsed with `datetime.fromisoformat` (C): Django's loader of
 `timestamptz` for psycopg is a Python subclass (`psycopg_any.BaseTzLoader`), some 20 µs a
-value, which was a third of the report's time at 2,000 patients; the reader's zone is
-looked up once, not per value (`localtime`).
+value, which was a third of the report's time at 2,000 patients (a UTC connection now
+reads them with psycopg's C loader, `core/db_loaders.py`; the text path is kept for
+SQLite and any other set-up); the reader's zone is looked up once, not per value
+(`localtime`).
 """
 
 from __future__ import annotations
